@@ -1,0 +1,292 @@
+"""Configuration: defaults < seam.yaml < environment (SEAM_SECTION__KEY) < command-line flags.
+
+Every value remembers where it came from (`seam config show --sources`). Secrets (IB account,
+Telegram token, MCP token) come only from the environment or the seam's `.env`, never from
+seam.yaml, and are shown redacted. Invalid configuration raises ConfigError naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from seam.errors import ConfigError
+from seam.intent import Kind, Pair
+from seam.paths import SeamPaths
+from seam.problems import problems_from
+from seam.yamlsafe import YamlProblem, decode_text, load_yaml
+
+__all__ = ["LoadedConfig", "Secrets", "Settings", "load_config", "render_commented_yaml"]
+
+ENV_PREFIX = "SEAM_"
+# Environment variables that are not settings; everything else starting with SEAM_ must be one.
+NON_SETTING_ENV = {"SEAM_ROOT", "SEAM_FAILPOINTS"}
+SECRET_ENV = {
+    "ib_account": "SEAM_IB_ACCOUNT",
+    "telegram_token": "SEAM_TELEGRAM_TOKEN",
+    "mcp_token": "SEAM_MCP_TOKEN",
+}
+ALLOW_LIVE_ENV = "IBKR_ALLOW_LIVE"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class IntakeSettings(_Section):
+    max_bytes: int = Field(262_144, ge=1024, le=16 * 1024 * 1024,
+                           description="Largest intent file accepted, in bytes; checked before parsing.")
+    rescan_seconds: float = Field(2.0, gt=0, le=3600,
+                                  description="Full rescan of incoming/ this often (events can be lost).")
+    settle_seconds: float = Field(1.0, ge=0, le=300,
+                                  description="Where open-for-write cannot be detected: unchanged this long = complete.")
+    polling: bool = Field(False, description="Use the polling observer (network and synced folders).")
+    polling_interval_seconds: float = Field(1.0, gt=0, le=60, description="Polling observer interval.")
+
+
+class ValidationSettings(_Section):
+    max_depth: int = Field(32, ge=2, le=256, description="Deepest YAML nesting accepted.")
+    future_skew_seconds: int = Field(300, ge=0, le=86_400,
+                                     description="created_at may be this far in the future (clock skew).")
+
+
+class HandlerSettings(_Section):
+    concurrency: int = Field(8, ge=1, le=256, description="Intents handled at once (the halt lane is extra).")
+    timeout_seconds: float = Field(30.0, gt=0, le=86_400, description="Default time limit per handler run.")
+    timeouts: dict[Kind, float] = Field(default_factory=dict,
+                                        description="Per-kind time limits in seconds, e.g. {hunt: 600}.")
+
+
+class BeadSettings(_Section):
+    synchronous: Literal["full", "normal"] = Field(
+        "full", description="SQLite synchronous mode: full survives power loss; normal only process crashes.")
+
+
+class BrokerSettings(_Section):
+    mode: Literal["mock", "paper", "live"] = Field("mock", description="Chosen once at start; never hot-switched.")
+    host: str = Field("127.0.0.1", description="IB Gateway host (paper/live).")
+    port: int | None = Field(None, ge=1, le=65535, description="IB Gateway port; default 4002 paper, 4001 live.")
+    client_id: int = Field(1, ge=0, le=999_999, description="IB API client id.")
+
+
+class PairSettings(_Section):
+    active: list[Pair] = Field(default_factory=lambda: [Pair.EURUSD], min_length=1,
+                               description="Pairs signals may trade (all six are capable).")
+
+
+class LogSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level on stderr.")
+
+
+class Settings(_Section):
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    handlers: HandlerSettings = Field(default_factory=HandlerSettings)
+    beads: BeadSettings = Field(default_factory=BeadSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    pairs: PairSettings = Field(default_factory=PairSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+    def timeout_for(self, kind: Kind) -> float:
+        return self.handlers.timeouts.get(kind, self.handlers.timeout_seconds)
+
+
+class Secrets(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    ib_account: SecretStr | None = None
+    telegram_token: SecretStr | None = None
+    mcp_token: SecretStr | None = None
+    allow_live: bool = False
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    settings: Settings
+    secrets: Secrets
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(key, shown value, source) for every setting and secret, secrets redacted."""
+        rows = [(key, _show(value), self.sources.get(key, "default"))
+                for key, value in _flatten(self.settings.model_dump(mode="json")).items()]
+        for name, env_name in SECRET_ENV.items():
+            secret = getattr(self.secrets, name)
+            rows.append((f"secrets.{name}", _redact(secret), self.sources.get(f"secrets.{name}", f"unset ({env_name})")))
+        rows.append(("secrets.allow_live", str(self.secrets.allow_live).lower(),
+                     self.sources.get("secrets.allow_live", f"unset ({ALLOW_LIVE_ENV})")))
+        return rows
+
+
+def _show(value: Any) -> str:
+    return "null" if value is None else (str(value).lower() if isinstance(value, bool) else str(value))
+
+
+def _redact(secret: SecretStr | None) -> str:
+    if secret is None:
+        return "(unset)"
+    raw = secret.get_secret_value()
+    return f"{raw[:2]}***{raw[-2:]}" if len(raw) >= 8 else "***"
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and dotted.count(".") == 0:
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    section, _, key = dotted.partition(".")
+    if not key:
+        tree[section] = value
+        return
+    node = tree.setdefault(section, {})
+    if not isinstance(node, dict):
+        raise ConfigError(section, "must be a mapping of settings")
+    node[key] = value
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; blank lines and # comments ignored; optional quotes stripped."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        name, sep, value = stripped.removeprefix("export ").partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f".env line {number}", "expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name.strip()] = value
+    return values
+
+
+def _file_values(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = load_yaml(decode_text(path.read_bytes()), max_depth=8)
+    except YamlProblem as exc:
+        raise ConfigError(path.name, str(exc)) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(path.name, "the top level must be a mapping of sections")
+    for section in list(data):
+        if section in SECRET_ENV or section == "secrets":
+            raise ConfigError(section, "secrets come only from the environment or .env, never seam.yaml")
+        if data[section] is None:  # a section whose keys are all commented out
+            data[section] = {}
+    return _flatten(data)
+
+
+def _env_values(env: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
+    values: dict[str, tuple[Any, str]] = {}
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or name in NON_SETTING_ENV or name in SECRET_ENV.values():
+            continue
+        section, sep, key = name[len(ENV_PREFIX):].lower().partition("__")
+        if not sep or not key:
+            raise ConfigError(name, "unknown setting; settings look like SEAM_SECTION__KEY (e.g. SEAM_BROKER__MODE)")
+        try:
+            value = load_yaml(raw, max_depth=4) if raw.strip() else raw
+        except YamlProblem:
+            value = raw
+        values[f"{section}.{key}"] = (value, name)
+    return values
+
+
+def load_config(paths: SeamPaths, *, env: Mapping[str, str] | None = None,
+                cli: Mapping[str, Any] | None = None) -> LoadedConfig:
+    """Merge the layers, validate, and return settings with the source of every value."""
+    environ = dict(read_env_file(paths.env_file))
+    environ.update(os.environ if env is None else env)
+    tree: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for dotted, value in _file_values(paths.config_file).items():
+        _set_dotted(tree, dotted, value)
+        sources[dotted] = f"file ({paths.config_file.name})"
+    for dotted, (value, name) in _env_values(environ).items():
+        _set_dotted(tree, dotted, value)
+        sources[dotted] = f"env ({name})"
+    for dotted, value in (cli or {}).items():
+        if value is not None:
+            _set_dotted(tree, dotted, value)
+            sources[dotted] = "flag"
+    try:
+        settings = Settings.model_validate(tree)
+    except ValidationError as exc:
+        first = problems_from(exc, allowed=_allowed_fields())[0]
+        origin = sources.get(first.path) or sources.get(first.path.rsplit(".", 1)[0])
+        where = f" [from {origin}]" if origin else ""
+        key, _, message = str(first).partition(": ")
+        raise ConfigError(key, f"{message}{where}") from None
+    return LoadedConfig(settings, _secrets(environ, sources), sources)
+
+
+def _secrets(environ: Mapping[str, str], sources: dict[str, str]) -> Secrets:
+    values: dict[str, Any] = {}
+    for name, env_name in SECRET_ENV.items():
+        if environ.get(env_name):
+            values[name] = environ[env_name]
+            sources[f"secrets.{name}"] = f"env ({env_name})"
+    raw_live = environ.get(ALLOW_LIVE_ENV)
+    if raw_live is not None:
+        if raw_live.strip().lower() not in ("true", "false", ""):
+            raise ConfigError(ALLOW_LIVE_ENV, f"must be true or false (got {raw_live!r})")
+        values["allow_live"] = raw_live.strip().lower() == "true"
+        sources["secrets.allow_live"] = f"env ({ALLOW_LIVE_ENV})"
+    return Secrets(**values)
+
+
+def _allowed_fields() -> dict[str, list[str]]:
+    allowed: dict[str, list[str]] = {"": list(Settings.model_fields)}
+    for name, info in Settings.model_fields.items():
+        model = info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            allowed[name] = list(model.model_fields)
+    return allowed
+
+
+def render_commented_yaml() -> str:
+    """The seam.yaml that `seam init` writes: every key, commented out at its default, with its meaning."""
+    lines = [
+        "# seam configuration.",
+        "# Precedence: command-line flag > environment (SEAM_SECTION__KEY, e.g. SEAM_BROKER__MODE=paper)",
+        "#             > this file > the defaults shown below (commented out).",
+        "# Secrets (IB account, Telegram token, MCP token) never go here: set SEAM_IB_ACCOUNT,",
+        "# SEAM_TELEGRAM_TOKEN, SEAM_MCP_TOKEN in the environment or in .env beside this file.",
+        "# `seam config show --sources` prints every value and where it came from.",
+        "",
+    ]
+    defaults = Settings().model_dump(mode="json")
+    for section, info in Settings.model_fields.items():
+        model = info.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        lines.append(f"{section}:")
+        for key, field_info in model.model_fields.items():
+            if field_info.description:
+                lines.append(f"  # {field_info.description}")
+            value = defaults[section][key]
+            shown = "null" if value is None else (str(value).lower() if isinstance(value, bool) else value)
+            if isinstance(value, list):
+                shown = "[" + ", ".join(str(v) for v in value) + "]"
+            elif isinstance(value, dict):
+                shown = "{}" if not value else str(value)
+            lines.append(f"  # {key}: {shown}")
+        lines.append("")
+    return "\n".join(lines)

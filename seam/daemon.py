@@ -1,0 +1,314 @@
+"""The daemon: wires intake → pipeline workers, with a priority lane for halt. Only wiring lives here.
+
+    watchdog thread ──hint(name)──► intake task ──ready──► normal queue ──► N workers ──┐
+    rescan timer ───hint(all)────┘        └──priority──► claim ─► priority queue ─► halt workers
+                                                                                     ▼
+                                                 pipeline: prepare → handle → finish
+
+Blocking work (file IO, SQLite, fsync) runs in thread pools: one for intake, one for the halt lane,
+one for the normal workers, so a flood of ordinary intents cannot delay a halt. Handlers are
+coroutines on this one event loop and run under their kind's time limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from watchdog.observers.api import BaseObserver
+
+from seam.audit import BeadStore
+from seam.clock import Clock, SystemClock
+from seam.config import LoadedConfig
+from seam.errors import ConfigError
+from seam.intake import Claimant, Readiness, ReadinessChecker, count_processing, is_candidate, make_observer
+from seam.paths import SeamPaths
+from seam.pipeline import Decision, Finished, Pipeline, Prepared
+from seam.route import Registry, default_registry
+
+__all__ = ["Daemon", "RunSummary"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PRIORITY_WORKERS = 2
+RECHECK_SECONDS = 0.1   # how often files still being written are looked at again
+DEFER_SECONDS = 0.05    # wait before asking again about an id another live daemon is handling
+
+ObserverFactory = Callable[[Path, Callable[[str | None], None]], BaseObserver]
+
+
+@dataclass
+class RunSummary:
+    answered: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+    def add(self, finished: Finished) -> None:
+        self.answered += 1
+        self.by_status[str(finished.status)] = self.by_status.get(str(finished.status), 0) + 1
+
+
+class Daemon:
+    def __init__(self, paths: SeamPaths, config: LoadedConfig, *, clock: Clock | None = None,
+                 registry: Registry | None = None, observer_factory: ObserverFactory | None = None,
+                 services: dict[str, Any] | None = None, owner: str | None = None) -> None:
+        if not paths.is_initialised():
+            raise ConfigError("seam", f"{paths.root} is not a seam (run `seam init {paths.root}` first)")
+        self.paths = paths
+        self.settings = config.settings
+        self.clock = clock or SystemClock()
+        self.registry = registry or default_registry()
+        self.registry.check_complete()
+        self.store = BeadStore(paths.db, synchronous=self.settings.beads.synchronous, clock=self.clock)
+        self.claimant = Claimant(paths.processing, owner)
+        self.pipeline = Pipeline(paths, self.settings, self.store, self.registry, self.claimant, self.clock,
+                                 services)
+        self.pipeline.context.queue_depth = self.queue_depth
+        self._observer_factory = observer_factory
+        self._priority_re = _priority_pattern(self.registry.priority_kinds())
+        self._checker = ReadinessChecker(self.settings.intake.settle_seconds)
+        self.summary = RunSummary()
+        self.stopping = asyncio.Event()
+        self.started = asyncio.Event()
+        self._queued: set[str] = set()
+        self._writing: set[str] = set()
+        self._ignored: set[str] = set()
+        self._inflight = 0
+        self._idle = asyncio.Event()
+
+    # -- public -----------------------------------------------------------------------------------
+
+    def queue_depth(self) -> dict[str, int]:
+        return {"incoming": len(self._queued) + len(self._writing),
+                "processing": count_processing(self.paths.processing)}
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    async def run(self, *, once: bool = False) -> RunSummary:
+        """Process intents until stop() (or, with once=True, until what is there now is answered)."""
+        loop = asyncio.get_running_loop()
+        concurrency = self.settings.handlers.concurrency
+        self._pools = {
+            "intake": ThreadPoolExecutor(1, thread_name_prefix="seam-intake"),
+            "priority": ThreadPoolExecutor(PRIORITY_WORKERS, thread_name_prefix="seam-halt"),
+            "normal": ThreadPoolExecutor(concurrency, thread_name_prefix="seam-worker"),
+        }
+        self._hints: asyncio.Queue[str | None] = asyncio.Queue()
+        self._normal: asyncio.Queue[str] = asyncio.Queue()
+        self._priority: asyncio.Queue[Path] = asyncio.Queue()
+        self._idle.set()
+        self.claimant.open()
+        observer = None
+        old_interval = sys.getswitchinterval()
+        sys.setswitchinterval(0.001)  # the halt lane's threads get the GIL sooner under load
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for claimed in await self._in("intake", self.claimant.adopt_orphans):
+                self._enqueue_claimed(claimed, priority=self._is_priority_file(claimed))
+            if not once:
+                observer = self._start_observer(loop)
+            tasks = [asyncio.create_task(self._worker(self._normal_job, "normal")) for _ in range(concurrency)]
+            tasks += [asyncio.create_task(self._worker(self._priority_job, "priority"))
+                      for _ in range(PRIORITY_WORKERS)]
+            await self._scan()
+            self.started.set()
+            logger.info("seam daemon %s watching %s (%s, concurrency %d)", self.claimant.owner,
+                        self.paths.incoming, "polling" if self.settings.intake.polling else "events", concurrency)
+            if once:
+                await self._drain()
+            else:
+                tasks.append(asyncio.create_task(self._intake_loop()))
+                tasks.append(asyncio.create_task(self._timers()))
+                await self.stopping.wait()
+                await self._finish_inflight(timeout=10)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if observer is not None:
+                observer.stop()
+                observer.join(timeout=5)
+            for pool in self._pools.values():
+                pool.shutdown(wait=True, cancel_futures=True)
+            self.claimant.close()
+            self.store.close()
+            sys.setswitchinterval(old_interval)
+        return self.summary
+
+    # -- intake -----------------------------------------------------------------------------------
+
+    def _start_observer(self, loop: asyncio.AbstractEventLoop) -> BaseObserver:
+        def hint(name: str | None) -> None:
+            loop.call_soon_threadsafe(self._hints.put_nowait, name)
+
+        if self._observer_factory is not None:
+            observer = self._observer_factory(self.paths.incoming, hint)
+        else:
+            observer = make_observer(self.paths.incoming, hint, polling=self.settings.intake.polling,
+                                     polling_interval=self.settings.intake.polling_interval_seconds)
+        observer.start()
+        return observer
+
+    async def _intake_loop(self) -> None:
+        while True:
+            first = await self._hints.get()
+            names = {first}
+            while not self._hints.empty():
+                names.add(self._hints.get_nowait())
+            names.discard(None)
+            await self._consider([n for n in names if n is not None])
+
+    async def _timers(self) -> None:
+        """Recheck files being written often; rescan the folder and adopt orphans now and then."""
+        last_rescan = time.monotonic()
+        while True:
+            await asyncio.sleep(RECHECK_SECONDS)
+            if self._writing:
+                await self._consider(list(self._writing))
+            if time.monotonic() - last_rescan >= self.settings.intake.rescan_seconds:
+                last_rescan = time.monotonic()
+                await self._scan()
+                for claimed in await self._in("intake", self.claimant.adopt_orphans):
+                    self._enqueue_claimed(claimed, priority=self._is_priority_file(claimed))
+
+    async def _scan(self) -> None:
+        names = await self._in("intake", self._list_incoming)
+        await self._consider(names)
+
+    def _list_incoming(self) -> list[str]:
+        try:
+            entries = sorted(os.scandir(self.paths.incoming), key=_arrival_order)
+        except FileNotFoundError:
+            return []
+        return [e.name for e in entries]
+
+    async def _consider(self, names: list[str]) -> None:
+        fresh = [n for n in names if n not in self._queued and is_candidate(n)]
+        if not fresh:
+            return
+        for name, readiness, head in await self._in("intake", self._check_all, fresh):
+            if readiness is Readiness.WRITING:
+                self._writing.add(name)
+                continue
+            self._writing.discard(name)
+            if readiness is Readiness.NOT_A_FILE:
+                if name not in self._ignored:
+                    self._ignored.add(name)
+                    logger.warning("left alone: incoming/%s is not a regular file", name)
+            elif readiness is Readiness.READY and self._priority_re.search(head):
+                claimed = await self._in("intake", self.claimant.claim, self.paths.incoming / name)
+                if claimed is not None:
+                    self._enqueue_claimed(claimed, priority=True)
+            elif readiness in (Readiness.READY, Readiness.SYMLINK):
+                self._queued.add(name)
+                self._track(+1)
+                self._normal.put_nowait(name)
+
+    def _check_all(self, names: list[str]) -> list[tuple[str, Readiness, bytes]]:
+        return [(name, *self._checker.check(self.paths.incoming / name)) for name in names]
+
+    def _is_priority_file(self, claimed: Path) -> bool:
+        try:
+            with claimed.open("rb") as handle:
+                return bool(self._priority_re.search(handle.read(4096)))
+        except OSError:
+            return False
+
+    def _enqueue_claimed(self, claimed: Path, *, priority: bool) -> None:
+        self._track(+1)
+        if priority:
+            self._priority.put_nowait(claimed)
+        else:
+            self._normal.put_nowait(str(claimed))
+
+    def _track(self, delta: int) -> None:
+        self._inflight += delta
+        if self._inflight == 0:
+            self._idle.set()
+        else:
+            self._idle.clear()
+
+    # -- workers ----------------------------------------------------------------------------------
+
+    async def _worker(self, next_job: Callable[[], Any], lane: str) -> None:
+        while True:
+            job = await next_job()
+            try:
+                if job is not None:
+                    await self._process(job, lane)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the one broad except: one intent never stops the daemon
+                logger.exception("could not finish %s; it stays in processing/ and is retried at restart", job)
+            finally:
+                self._track(-1)
+
+    async def _normal_job(self) -> Path | None:
+        item = await self._normal.get()
+        if os.sep in item:  # already claimed (adopted at start-up)
+            return Path(item)
+        self._queued.discard(item)
+        return await self._in("normal", self.claimant.claim, self.paths.incoming / item)
+
+    async def _priority_job(self) -> Path:
+        return await self._priority.get()
+
+    async def _process(self, claimed: Path, lane: str) -> None:
+        started = time.perf_counter()
+        prepared: Prepared = await self._in(lane, self.pipeline.prepare, claimed, started=started)
+        while prepared.decision is Decision.DEFER:  # another live daemon is running this very intent
+            await asyncio.sleep(DEFER_SECONDS)
+            prepared = await self._in(lane, self.pipeline.prepare, claimed, started=started)
+        outcome = await self.pipeline.handle(prepared) if prepared.decision is Decision.RUN else None
+        finished = await self._in(lane, self.pipeline.finish, prepared, outcome)
+        self.summary.add(finished)
+        logger.info("intent %s kind=%s status=%s ms=%.1f%s", finished.key, finished.kind or "-",
+                    finished.status, finished.ms, " (already answered)" if finished.extra.get("already") else "")
+
+    async def _in(self, pool: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pools[pool], lambda: fn(*args, **kwargs))
+
+    async def _drain(self) -> None:
+        await self._idle.wait()
+        if self._writing:
+            logger.warning("left %d file(s) that are still being written: %s", len(self._writing),
+                           ", ".join(sorted(self._writing)))
+
+    async def _finish_inflight(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout=timeout)
+        except TimeoutError:
+            logger.warning("stopping with %d intent(s) unfinished; they are resumed at the next start",
+                           self._inflight)
+
+
+def _arrival_order(entry: os.DirEntry[str]) -> tuple[float, str]:
+    try:
+        return (entry.stat(follow_symlinks=False).st_mtime, entry.name)
+    except OSError:
+        return (0.0, entry.name)
+
+
+def _priority_pattern(kinds: frozenset[str]) -> re.Pattern[bytes]:
+    if not kinds:
+        return re.compile(rb"(?!x)x")
+    names = b"|".join(re.escape(k.encode()) for k in sorted(kinds))
+    return re.compile(rb"^kind:[ \t]*[\"']?(?:" + names + rb")[\"']?[ \t]*(?:#.*)?$", re.MULTILINE)
+
+
+def install_signal_handlers(daemon: Daemon) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, daemon.stop)

@@ -1,0 +1,1 @@
+"""Handlers: one coroutine per kind, `async def handle_x(ctx, intent) -> Outcome`."""

@@ -1,0 +1,96 @@
+"""System handler: `status` (facts about the seam) and `halt` (the emergency stop, priority lane)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from seam.handlers.base import HALT_FLAG, HandlerContext
+from seam.respond import Outcome, Status
+from seam.validate import ValidIntent
+
+__all__ = ["clear_halt", "handle_halt", "handle_status", "halt_state", "set_halt", "status_facts"]
+
+
+def halt_state(ctx_store: Any) -> dict[str, Any] | None:
+    """The halt flag's value ({reason, at, bead}) when it is on, else None."""
+    value: dict[str, Any] | None = ctx_store.flag(HALT_FLAG)
+    return value if value and value.get("on") else None
+
+
+def set_halt(ctx: HandlerContext, reason: str, *, intent_id: str | None, session_id: str | None,
+             cancelled: str) -> tuple[dict[str, Any], bool]:
+    """Turn the halt flag on (idempotent) and record a HALT bead in the same transaction."""
+    with ctx.store.transaction() as tx:
+        before = ctx.store.flag(HALT_FLAG)
+        was_halted = bool(before and before.get("on"))
+        at = ctx.clock.now().isoformat(timespec="milliseconds")
+        bead = ctx.store.append("HALT", {"event": "on", "reason": reason, "was_halted": was_halted,
+                                         "cancelled": cancelled}, intent_id=intent_id, session_id=session_id, conn=tx)
+        value = {"on": True, "reason": reason, "at": at, "bead": bead.seq}
+        ctx.store.set_flag(tx, HALT_FLAG, value, bead.seq)
+    return value, was_halted
+
+
+def clear_halt(ctx: HandlerContext, *, by: str, note: str) -> bool:
+    """Turn the halt flag off (a human's act). Returns whether it was on."""
+    with ctx.store.transaction() as tx:
+        before = ctx.store.flag(HALT_FLAG)
+        was_on = bool(before and before.get("on"))
+        bead = ctx.store.append("HALT", {"event": "off", "by": by, "note": note, "was_on": was_on}, conn=tx)
+        ctx.store.set_flag(tx, HALT_FLAG, {"on": False, "cleared_by": by, "bead": bead.seq}, bead.seq)
+    return was_on
+
+
+async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
+    broker = ctx.services.get("broker")
+    cancelled = "none: no broker is attached in this release" if broker is None else "see broker"
+    if broker is not None and intent.payload.cancel_orders:
+        cancelled = await broker.cancel_all_working_orders(reason="halt")
+    value, was_halted = await asyncio.to_thread(
+        set_halt, ctx, intent.payload.reason, intent_id=intent.id, session_id=intent.envelope.session_id,
+        cancelled=cancelled,
+    )
+    return Outcome(Status.OK, "halt", {
+        "reason": value["reason"], "halted_at": value["at"], "was_halted": was_halted, "cancelled": cancelled,
+        "sources": [f"bead {value['bead']}"],
+    }, title="HALT")
+
+
+def status_facts(ctx: HandlerContext) -> dict[str, Any]:
+    """The facts `status` reports; `seam status` prints the same facts without a daemon."""
+    halt = halt_state(ctx.store)
+    depth = ctx.queue_depth() or _folder_depth(ctx)
+    counts = ctx.store.ledger_counts()
+    last = ctx.store.last_seq()
+    broker = ctx.services.get("broker")
+    return {
+        "mode": ctx.settings.broker.mode.upper(),
+        "broker_link": "not attached (broker handlers arrive in a later release)" if broker is None else broker.link_state(),
+        "heartbeat": "not running (monitoring arrives in a later release)",
+        "halt": f"ON since {halt['at']}: {halt['reason']}" if halt else "off",
+        "queue": depth,
+        "daemons": len(live_daemons(ctx)),
+        "answered": ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none yet",
+        "positions": "no broker attached" if broker is None else broker.positions_summary(),
+        "orders": "no broker attached" if broker is None else broker.orders_summary(),
+        "beads": last,
+        "sources": [f"bead {last}"] if last else [],
+    }
+
+
+def _folder_depth(ctx: HandlerContext) -> dict[str, int]:
+    from seam.intake import count_candidates, count_processing
+
+    return {"incoming": count_candidates(ctx.paths.incoming), "processing": count_processing(ctx.paths.processing)}
+
+
+def live_daemons(ctx: HandlerContext) -> list[str]:
+    from seam.intake import live_owners
+
+    return live_owners(ctx.paths.processing)
+
+
+async def handle_status(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
+    facts = await asyncio.to_thread(status_facts, ctx)
+    return Outcome(Status.OK, "status", facts, title="Status")

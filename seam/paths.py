@@ -1,0 +1,116 @@
+"""The seam's folder layout, and `seam init`, which creates it.
+
+    <root>/seam.yaml            configuration (commented)
+    <root>/seam.db              bead store and intent ledger (SQLite, WAL)
+    <root>/.env                 secrets (optional; never committed)
+    <root>/intents/tmp/         writers stage files here, then rename into incoming/
+    <root>/intents/incoming/    intake watches this folder
+    <root>/intents/processing/<daemon>/   claimed intents, one folder per running daemon
+    <root>/intents/processed/   intents answered ok / pending_approval
+    <root>/intents/failed/      intents answered rejected / failed / conflict
+    <root>/responses/<id>.md    one markdown response per intent id
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["SeamPaths", "fsync_dir", "write_atomic"]
+
+
+@dataclass(frozen=True)
+class SeamPaths:
+    root: Path
+
+    @classmethod
+    def at(cls, root: str | os.PathLike[str]) -> SeamPaths:
+        return cls(Path(root).expanduser().resolve())
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "seam.yaml"
+
+    @property
+    def env_file(self) -> Path:
+        return self.root / ".env"
+
+    @property
+    def db(self) -> Path:
+        return self.root / "seam.db"
+
+    @property
+    def intents(self) -> Path:
+        return self.root / "intents"
+
+    @property
+    def tmp(self) -> Path:
+        return self.intents / "tmp"
+
+    @property
+    def incoming(self) -> Path:
+        return self.intents / "incoming"
+
+    @property
+    def processing(self) -> Path:
+        return self.intents / "processing"
+
+    @property
+    def processed(self) -> Path:
+        return self.intents / "processed"
+
+    @property
+    def failed(self) -> Path:
+        return self.intents / "failed"
+
+    @property
+    def responses(self) -> Path:
+        return self.root / "responses"
+
+    def folders(self) -> list[Path]:
+        return [self.tmp, self.incoming, self.processing, self.processed, self.failed, self.responses]
+
+    def is_initialised(self) -> bool:
+        return all(p.is_dir() for p in self.folders())
+
+    def create_folders(self) -> None:
+        for folder in self.folders():
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside `path` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, *, tmp_dir: Path | None = None, durable: bool = True) -> None:
+    """Write `data` to `path` so that readers see the old file or the whole new one, never a part.
+
+    The bytes go to a unique temporary file in `tmp_dir` (same filesystem), are fsynced, and the
+    file is renamed over `path`.
+    """
+    folder = tmp_dir or path.parent
+    tmp = folder / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        if durable:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

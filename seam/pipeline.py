@@ -1,0 +1,301 @@
+"""One intent, start to finish: read → validate → decide (ledger) → handle → respond → audit → file.
+
+The daemon feeds it claimed files; `seam submit`, the MCP server and tests use the same steps.
+Decisions about an id are made inside SQLite write transactions, so several daemons sharing one
+seam never run the same intent twice:
+
+    no row / rejected / failed      → run the handler          (a failed intent may be retried)
+    in progress, same hash, owner alive → wait for it; owner dead → resume it
+    ok / pending_approval, same hash → serve the stored response again, run nothing
+    any row with a different hash   → conflict (the first intent keeps `<id>.md`)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import stat
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from seam.audit import BeadStore, LedgerRow, LedgerStatus
+from seam.clock import Clock
+from seam.config import Settings
+from seam.errors import GuardViolation, HandlerError, HandlerTimeout, IntentError, Problem
+from seam.faults import failpoint
+from seam.handlers.base import HandlerContext
+from seam.intake import Claimant, file_away, original_name
+from seam.paths import SeamPaths
+from seam.respond import Outcome, Status, body_sha256, render_body, render_response, write_response
+from seam.route import Registry
+from seam.validate import CheckContext, ValidIntent, best_effort_id, raw_sha256, safe_stem, validate_bytes
+
+__all__ = ["Decision", "Finished", "Pipeline", "Prepared"]
+
+logger = logging.getLogger(__name__)
+
+
+class Decision(Enum):
+    RUN = "run"
+    REJECT = "reject"
+    ALREADY = "already"
+    CONFLICT = "conflict"
+    DEFER = "defer"
+
+
+@dataclass
+class Prepared:
+    claimed: Path | None
+    data: bytes
+    decision: Decision
+    key: str                    # the intent id, or the file's stem when no valid id could be read
+    key_is_id: bool
+    intent_sha256: str
+    started: float
+    intent: ValidIntent | None = None
+    error: IntentError | None = None
+    row: LedgerRow | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class Finished:
+    key: str
+    kind: str | None
+    status: Status
+    response: Path
+    bead: int
+    ms: float
+    filed: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Pipeline:
+    def __init__(self, paths: SeamPaths, settings: Settings, store: BeadStore, registry: Registry,
+                 claimant: Claimant, clock: Clock, services: dict[str, Any] | None = None) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.claimant = claimant
+        self.clock = clock
+        self.durable = True
+        self.context = HandlerContext(settings, paths, store, clock, owner=claimant.owner,
+                                      services=services if services is not None else {})
+
+    # -- prepare ----------------------------------------------------------------------------------
+
+    def check_context(self) -> CheckContext:
+        return CheckContext(
+            now=self.clock.now(),
+            future_skew=timedelta(seconds=self.settings.validation.future_skew_seconds),
+            active_pairs=frozenset(str(p) for p in self.settings.pairs.active),
+        )
+
+    def read_claimed(self, claimed: Path) -> tuple[bytes, IntentError | None]:
+        """The claimed file's bytes (at most the cap + 1), refusing symlinks and non-files."""
+        refused = IntentError.single("", "symbolic links are refused; write the intent file itself into incoming/")
+        try:
+            fd = os.open(claimed, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return b"", refused
+            raise
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return b"", IntentError.single("", "not a regular file")
+            limit = self.settings.intake.max_bytes + 1
+            chunks, size = [], 0
+            while size < limit:
+                chunk = os.read(fd, limit - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            return b"".join(chunks), None
+        finally:
+            os.close(fd)
+
+    def prepare(self, claimed: Path, *, started: float | None = None) -> Prepared:
+        failpoint("after_claim")
+        started = time.perf_counter() if started is None else started
+        data, refusal = self.read_claimed(claimed)
+        return self.prepare_bytes(data, name=original_name(claimed), claimed=claimed, started=started,
+                                  refusal=refusal)
+
+    def prepare_bytes(self, data: bytes, *, name: str, claimed: Path | None = None, started: float | None = None,
+                      refusal: IntentError | None = None) -> Prepared:
+        started = time.perf_counter() if started is None else started
+        intent, error = None, refusal
+        if error is None:
+            try:
+                intent = validate_bytes(data, self.check_context(), max_bytes=self.settings.intake.max_bytes,
+                                        max_depth=self.settings.validation.max_depth)
+            except IntentError as exc:
+                error = exc
+        if intent is None:
+            assert error is not None
+            found = None if refusal else best_effort_id(data, self.settings.intake.max_bytes,
+                                                        self.settings.validation.max_depth)
+            return Prepared(claimed, data, Decision.REJECT, found or safe_stem(name), found is not None,
+                            raw_sha256(data), started, error=error)
+        prepared = Prepared(claimed, data, Decision.RUN, intent.id, True, intent.intent_sha256, started,
+                            intent=intent, kind=str(intent.kind))
+        self._decide(prepared)
+        return prepared
+
+    def _decide(self, p: Prepared) -> None:
+        assert p.intent is not None
+        with self.store.transaction() as tx:
+            row = self.store.ledger_get(p.key, tx)
+            p.row = row
+            if row is None or row.status in (LedgerStatus.REJECTED, LedgerStatus.FAILED):
+                p.decision = Decision.RUN
+            elif row.intent_sha256 != p.intent_sha256:
+                p.decision = Decision.CONFLICT
+                return
+            elif row.status == LedgerStatus.IN_PROGRESS:
+                if self.claimant.is_alive(row.owner):
+                    p.decision = Decision.DEFER
+                    return
+                p.decision = Decision.RUN  # its daemon died mid-way: resume
+            else:
+                p.decision = Decision.ALREADY
+                return
+            self.store.ledger_put(tx, LedgerRow(p.key, p.intent_sha256, p.kind, LedgerStatus.IN_PROGRESS,
+                                                self.claimant.owner, None, None, None))
+
+    # -- handle -----------------------------------------------------------------------------------
+
+    async def handle(self, p: Prepared) -> Outcome:
+        assert p.intent is not None
+        route = self.registry.route(p.intent.kind)
+        limit = self.settings.timeout_for(p.intent.kind)
+        try:
+            return await asyncio.wait_for(route.handler(self.context, p.intent), timeout=limit)
+        except TimeoutError:
+            exc = HandlerTimeout(f"the {p.intent.kind} handler did not finish within {limit:g} s and was stopped")
+            return self.failed(exc)
+        except IntentError as exc:
+            p.error = exc
+            return rejected_outcome(exc)
+        except HandlerError as exc:
+            return self.failed(exc)
+        except GuardViolation as exc:
+            return Outcome(Status.FAILED, "failed", {
+                "reason": f"Refused by the safety guard `{exc.guard}`: {exc.message}",
+                "what_to_do": "Nothing was sent. Clear the condition the guard names, then send a new intent.",
+            })
+        except Exception as exc:  # the daemon never dies on one intent; the reader learns what failed
+            logger.exception("handler for %s (%s) raised", p.key, p.intent.kind)
+            return Outcome(Status.FAILED, "failed", {
+                "reason": f"Internal error in the {p.intent.kind} handler: {type(exc).__name__}: {exc}",
+                "what_to_do": "Retry with the same id; if it fails again, the daemon log has the traceback.",
+            })
+
+    @staticmethod
+    def failed(exc: HandlerError) -> Outcome:
+        template = "not_available" if type(exc).__name__ == "NotAvailable" else "failed"
+        return Outcome(Status.FAILED, template, {"reason": str(exc)[0].upper() + str(exc)[1:] + ".",
+                                                 "what_to_do": exc.what_to_do})
+
+    # -- finish -----------------------------------------------------------------------------------
+
+    def finish(self, p: Prepared, outcome: Outcome | None) -> Finished:
+        """Append the terminal bead and ledger row in one transaction, then write the response, then file."""
+        if p.decision is Decision.ALREADY:
+            return self._serve_again(p)
+        if outcome is None:
+            outcome = self._outcome_without_handler(p)
+        status = outcome.status
+        with self.store.transaction() as tx:
+            row = self.store.ledger_get(p.key, tx)
+            owned = self._owns_name(p, row)
+            name = f"{p.key}.md" if owned else f"{p.key}.{p.intent_sha256[:8]}.md"
+            now = self.clock.now()
+            common = {
+                "generated_at": now.isoformat(timespec="seconds"),
+                "intent_name": p.key,
+                "kind": p.kind or "unknown",
+                "filed_as": f"intents/{'processed' if status.filed_as_success else 'failed'}/"
+                            f"{original_name(p.claimed) if p.claimed else p.key}",
+                "sources": [],
+            }
+            body = render_body(outcome, common)
+            ms = (time.perf_counter() - p.started) * 1000
+            bead = self.store.append("INTENT", {
+                "event": "answered", "status": str(status), "kind": p.kind, "intent_sha256": p.intent_sha256,
+                "response": name, "body_sha256": body_sha256(body), "ms": round(ms, 2),
+                "problems": [str(x) for x in p.error.problems] if p.error else [],
+            }, intent_id=p.key if p.key_is_id else None,
+                session_id=p.intent.envelope.session_id if p.intent else None, conn=tx)
+            text = render_response(intent_id=p.key, kind=p.kind, status=status, intent_sha256=p.intent_sha256,
+                                   bead=bead.seq, at=now, body=body)
+            if owned and p.key_is_id:
+                self.store.ledger_put(tx, LedgerRow(p.key, p.intent_sha256, p.kind, _ledger_status(status),
+                                                    self.claimant.owner, name, text, bead.seq))
+        failpoint("after_commit")
+        path = write_response(self.paths.responses, name, text, durable=self.durable)
+        filed = self._file(p, status)
+        return Finished(p.key, p.kind, status, path, bead.seq, ms, filed)
+
+    def _owns_name(self, p: Prepared, row: LedgerRow | None) -> bool:
+        if p.decision is Decision.CONFLICT:
+            return False
+        if p.decision is Decision.RUN:
+            return True  # our in-progress row reserved the id
+        return row is None or row.status in (LedgerStatus.REJECTED, LedgerStatus.FAILED)
+
+    def _outcome_without_handler(self, p: Prepared) -> Outcome:
+        if p.decision is Decision.REJECT:
+            assert p.error is not None
+            return rejected_outcome(p.error)
+        assert p.decision is Decision.CONFLICT and p.row is not None
+        reason = (f"The id `{p.key}` already belongs to another intent with a different payload "
+                  f"({'still being handled' if p.row.status == LedgerStatus.IN_PROGRESS else 'answered ' + p.row.status}).")
+        return Outcome(Status.CONFLICT, "conflict", {"reason": reason, "this_sha": p.intent_sha256,
+                                                     "other_sha": p.row.intent_sha256, "other_status": p.row.status})
+
+    def _serve_again(self, p: Prepared) -> Finished:
+        """Same id, same payload, already answered: the same response, nothing re-executed."""
+        row = p.row
+        assert row is not None and row.response is not None and row.response_name is not None
+        bead = self.store.append("INTENT", {"event": "already_answered", "kind": p.kind,
+                                            "intent_sha256": p.intent_sha256, "answer_bead": row.bead},
+                                 intent_id=p.key)
+        path = self.paths.responses / row.response_name
+        try:
+            current = path.read_text(encoding="utf-8")
+        except (FileNotFoundError, UnicodeDecodeError):
+            current = None
+        if current != row.response:
+            write_response(self.paths.responses, row.response_name, row.response, durable=self.durable)
+        status = Status(row.status)
+        filed = self._file(p, status)
+        return Finished(p.key, p.kind, status, path, bead.seq, (time.perf_counter() - p.started) * 1000, filed,
+                        {"already": True})
+
+    def _file(self, p: Prepared, status: Status) -> Path | None:
+        if p.claimed is None:
+            return None
+        folder = self.paths.processed if status.filed_as_success else self.paths.failed
+        return file_away(p.claimed, folder)
+
+
+def rejected_outcome(error: IntentError) -> Outcome:
+    return Outcome(Status.REJECTED, "rejected", {"problems": [_plain(x) for x in error.problems]})
+
+
+def _plain(problem: Problem) -> dict[str, str]:
+    return {"path": problem.path, "message": problem.message}
+
+
+def _ledger_status(status: Status) -> str:
+    return {Status.OK: LedgerStatus.OK, Status.PENDING_APPROVAL: LedgerStatus.PENDING_APPROVAL,
+            Status.REJECTED: LedgerStatus.REJECTED}.get(status, LedgerStatus.FAILED)

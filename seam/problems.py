@@ -1,0 +1,112 @@
+"""Turn pydantic validation errors into Problems: a dotted path and a reason in plain words."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from seam.errors import Problem
+from seam.intent import ID_PATTERN
+
+__all__ = ["format_path", "problems_from"]
+
+_TYPE_WORDS = {
+    "bool_type": "true or false",
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "string_type": "text",
+    "dict_type": "a mapping (key: value lines)",
+    "list_type": "a list",
+    "model_type": "a mapping (key: value lines)",
+    "model_attributes_type": "a mapping (key: value lines)",
+}
+
+
+_PATTERN_WORDS = {
+    ID_PATTERN: "1-64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit "
+    "(no slashes, spaces or '..' paths)",
+    r"^[0-9]{6}$": "exactly 6 digits",
+}
+
+
+def format_path(loc: Sequence[int | str], prefix: str = "") -> str:
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path = f"{path}.{part}" if path else str(part)
+    return path
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _yaml_type(value: Any) -> str:
+    if value is None:
+        return "empty"
+    return {bool: "a boolean", int: "a whole number", float: "a number", str: "text", list: "a list",
+            dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def _message(err: dict[str, Any], allowed: Iterable[str]) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    value = err.get("input")
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        names = ", ".join(sorted(allowed))
+        return f"is not an allowed field here (allowed: {names})" if names else "is not an allowed field here"
+    if kind in _TYPE_WORDS:
+        hint = ""
+        if kind == "bool_type" and isinstance(value, str):
+            hint = "; seam reads YAML 1.2, where only true and false are booleans"
+        return f"must be {_TYPE_WORDS[kind]} (got {_yaml_type(value)} {_shown(value)}{hint})"
+    if kind in ("enum", "literal_error"):
+        return f"must be one of {ctx.get('expected', '?')} (got {_shown(value)})"
+    if kind == "union_tag_invalid":
+        return f"must be one of {ctx.get('expected_tags', '?')} (got {_shown(ctx.get('tag'))})"
+    if kind == "union_tag_not_found":
+        return f"needs the field {ctx.get('discriminator', '?')}"
+    if kind == "string_pattern_mismatch":
+        words = _PATTERN_WORDS.get(str(ctx.get("pattern")), f"the form {ctx.get('pattern')}")
+        return f"must be {words} (got {_shown(value)})"
+    if kind in ("string_too_long", "too_long"):
+        return f"is too long: at most {ctx.get('max_length')} (got {_shown(value)})"
+    if kind in ("string_too_short", "too_short"):
+        return f"is too short: at least {ctx.get('min_length')} (got {_shown(value)})"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        words = {"greater_than": "greater than", "greater_than_equal": "at least",
+                 "less_than": "less than", "less_than_equal": "at most"}[kind]
+        bound = next(iter(ctx.values()), "?")
+        return f"must be {words} {bound} (got {_shown(value)})"
+    if kind == "timezone_aware":
+        return f"needs a timezone, e.g. 2026-11-21T09:05:00Z (got {_shown(value)})"
+    if kind.startswith("datetime"):
+        return f"must be an ISO 8601 date-time such as 2026-11-21T09:05:00Z (got {_shown(value)})"
+    if kind == "finite_number":
+        return "must be a finite number"
+    message = str(err.get("msg", "is not valid"))
+    return message[0].lower() + message[1:] if message else "is not valid"
+
+
+def problems_from(exc: ValidationError, *, prefix: str = "", allowed: dict[str, Iterable[str]] | None = None,
+                  drop_tag: set[str] | None = None) -> list[Problem]:
+    """One Problem per pydantic error. `allowed` maps a path to the field names valid there."""
+    problems: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        loc = list(err["loc"])
+        if drop_tag and loc and loc[0] in drop_tag:
+            loc = loc[1:]  # a discriminated union puts its tag first; the reader wants the field
+        if err["type"] == "extra_forbidden":
+            parent = format_path(loc[:-1], prefix)
+            names = (allowed or {}).get(parent, ())
+        else:
+            names = ()
+        problems.append(Problem(format_path(loc, prefix), _message(err, names)))
+    return problems

@@ -1,0 +1,112 @@
+"""Respond stage: a markdown response per intent — YAML front matter for programs, a body for people.
+
+Responses are written atomically (temporary file, fsync, rename, fsync of the folder): a reader
+sees no response or a whole one. Bodies come from Jinja2 templates with StrictUndefined, so a
+missing fact is an error at render time, never a blank in front of a trader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from seam.paths import fsync_dir, write_atomic
+
+__all__ = ["Outcome", "Status", "read_front_matter", "render_response", "write_response"]
+
+
+class Status(StrEnum):
+    OK = "ok"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    PENDING_APPROVAL = "pending_approval"
+    CONFLICT = "conflict"
+
+    @property
+    def owns_id(self) -> bool:
+        """Final answers own their id: the same id may then only be served again, never re-run."""
+        return self in FINAL_STATUSES
+
+    @property
+    def filed_as_success(self) -> bool:
+        return self in (Status.OK, Status.PENDING_APPROVAL)
+
+
+FINAL_STATUSES = frozenset({Status.OK, Status.PENDING_APPROVAL})
+RETRYABLE_STATUSES = frozenset({Status.REJECTED, Status.FAILED})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a handler (or the pipeline itself) has to say: a status, a template and its facts."""
+
+    status: Status
+    template: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    title: str = ""
+
+
+_env = Environment(
+    loader=PackageLoader("seam", "templates"),
+    undefined=StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render_body(outcome: Outcome, common: Mapping[str, Any]) -> str:
+    template = _env.get_template(f"{outcome.template}.md.j2")
+    return template.render({**common, **outcome.context}).strip() + "\n"
+
+
+def render_response(*, intent_id: str, kind: str | None, status: Status, intent_sha256: str, bead: int,
+                    at: datetime, body: str) -> str:
+    front = {
+        "id": intent_id,
+        "kind": kind,
+        "status": str(status),
+        "intent_sha256": intent_sha256,
+        "bead": bead,
+        "at": at.isoformat(timespec="milliseconds"),
+    }
+    return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n\n" + body
+
+
+def body_sha256(body: str) -> str:
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def write_response(responses: Path, name: str, text: str, *, durable: bool = True) -> Path:
+    path = responses / name
+    write_atomic(path, text.encode(), durable=durable)
+    if durable:
+        fsync_dir(responses)
+    return path
+
+
+def read_front_matter(path: Path) -> dict[str, Any] | None:
+    """The front matter of a response file, or None when it is absent or not a response."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    if not text.startswith("---\n"):
+        return None
+    end = text.find("\n---\n", 4)
+    if end < 0:
+        return None
+    try:
+        front = yaml.safe_load(text[4:end])
+    except yaml.YAMLError:
+        return None
+    return front if isinstance(front, dict) else None

@@ -1,0 +1,76 @@
+"""Route stage: an explicit registry from kind to handler, with its lane.
+
+No import-time magic: `default_registry()` lists every registration. Registering a kind twice is an
+error at start-up; asking for an unregistered kind is impossible after validation (Kind is closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from seam.errors import SeamError
+from seam.intent import Kind
+
+if TYPE_CHECKING:
+    from seam.handlers.base import HandlerContext
+    from seam.respond import Outcome
+    from seam.validate import ValidIntent
+
+__all__ = ["Handler", "Lane", "Registry", "default_registry"]
+
+Handler = Callable[["HandlerContext", "ValidIntent"], Awaitable["Outcome"]]
+
+
+class Lane(StrEnum):
+    NORMAL = "normal"
+    PRIORITY = "priority"  # handled ahead of any backlog, by workers of its own
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: Kind
+    handler: Handler
+    lane: Lane
+
+
+@dataclass
+class Registry:
+    routes: dict[Kind, Route] = field(default_factory=dict)
+
+    def register(self, kind: Kind, handler: Handler, *, lane: Lane = Lane.NORMAL) -> None:
+        if kind in self.routes:
+            raise SeamError(f"a handler for kind {kind!s} is already registered")
+        self.routes[kind] = Route(kind, handler, lane)
+
+    def replace(self, kind: Kind, handler: Handler) -> None:
+        """Swap the handler of a registered kind, keeping its lane (for embedding and tests)."""
+        route = self.routes[kind]
+        self.routes[kind] = Route(kind, handler, route.lane)
+
+    def route(self, kind: Kind) -> Route:
+        return self.routes[kind]
+
+    def priority_kinds(self) -> frozenset[str]:
+        return frozenset(str(k) for k, r in self.routes.items() if r.lane is Lane.PRIORITY)
+
+    def check_complete(self) -> None:
+        missing = [str(k) for k in Kind if k not in self.routes]
+        if missing:
+            raise SeamError(f"no handler registered for: {', '.join(missing)}")
+
+
+def default_registry(**_: Any) -> Registry:
+    """Every kind, routed. Kinds whose handler has not landed answer `failed`, "not available yet"."""
+    from seam.handlers import system, unavailable
+
+    registry = Registry()
+    registry.register(Kind.HALT, system.handle_halt, lane=Lane.PRIORITY)
+    registry.register(Kind.STATUS, system.handle_status)
+    for kind in (Kind.ACCOUNT, Kind.POSITIONS, Kind.RECONCILE, Kind.SIGNAL, Kind.CLOSE, Kind.APPROVE,
+                 Kind.CANCEL, Kind.NARRATE, Kind.QUERY, Kind.HUNT, Kind.MEMORY):
+        registry.register(kind, unavailable.handle_not_available)
+    registry.check_complete()
+    return registry

@@ -1,0 +1,193 @@
+"""Validation stage: size cap → safe YAML → envelope → the kind's schema → named semantic checks.
+
+Everything wrong with an intent becomes an IntentError whose problems name the field (a dotted
+path) and the reason in plain words; nothing here raises anything else for bad input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from seam.audit import canonical_json
+from seam.errors import IntentError, Problem
+from seam.intent import ID_PATTERN, KIND_MODELS, Envelope, Kind
+from seam.problems import problems_from
+from seam.yamlsafe import YamlProblem, decode_text, load_yaml
+
+__all__ = [
+    "SEMANTIC_CHECKS",
+    "CheckContext",
+    "ValidIntent",
+    "best_effort_id",
+    "raw_sha256",
+    "validate_bytes",
+    "validate_file",
+]
+
+_ID_RE = re.compile(ID_PATTERN)
+_PAYLOAD_ADAPTERS: dict[Kind, TypeAdapter[Any]] = {kind: TypeAdapter(model) for kind, model in KIND_MODELS.items()}
+_TAGS: dict[Kind, set[str]] = {Kind.SIGNAL: {"READY", "FORMING", "NONE"}}
+
+
+@dataclass(frozen=True)
+class ValidIntent:
+    envelope: Envelope
+    payload: Any
+    intent_sha256: str
+    raw_sha256: str
+
+    @property
+    def id(self) -> str:
+        return self.envelope.id
+
+    @property
+    def kind(self) -> Kind:
+        return self.envelope.kind
+
+    def payload_dict(self) -> dict[str, Any]:
+        if isinstance(self.payload, BaseModel):
+            return self.payload.model_dump(mode="json")
+        return dict(self.payload)
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What semantic checks may consult: the settings and the time the intent arrived."""
+
+    now: datetime
+    future_skew: timedelta = timedelta(minutes=5)
+    active_pairs: frozenset[str] = frozenset({"EURUSD"})
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Check = Callable[[ValidIntent, CheckContext], None]
+
+
+def _check_created_at_not_in_future(intent: ValidIntent, ctx: CheckContext) -> None:
+    created = intent.envelope.created_at
+    if created is not None and created > ctx.now + ctx.future_skew:
+        raise IntentError.single(
+            "created_at",
+            f"is in the future ({created.isoformat()}; now {ctx.now.isoformat(timespec='seconds')}); "
+            "check the writer's clock",
+        )
+
+
+# kind → named checks run in order after the schema; later steps register their own.
+SEMANTIC_CHECKS: dict[Kind | None, list[Check]] = {None: [_check_created_at_not_in_future]}
+
+
+def raw_sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def intent_hash(envelope: Envelope, payload: Any) -> str:
+    """Same id + same kind + same payload (defaults filled in) → same hash, whatever the formatting."""
+    body = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+    material = canonical_json({"id": envelope.id, "kind": str(envelope.kind), "payload": body})
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def parse_document(data: bytes, *, max_bytes: int, max_depth: int) -> dict[str, Any]:
+    """Bytes → the top-level mapping, or IntentError."""
+    if len(data) > max_bytes:
+        raise IntentError.single("", f"the file is {len(data)} bytes; the limit is {max_bytes} bytes")
+    try:
+        document = load_yaml(decode_text(data), max_depth=max_depth)
+    except YamlProblem as exc:
+        raise IntentError.single("", str(exc)) from None
+    if document is None:
+        raise IntentError.single("", "the file is empty; an intent needs seam, id, kind and payload")
+    if not isinstance(document, dict):
+        raise IntentError.single("", f"the top level must be a mapping (key: value lines), found {type(document).__name__}")
+    return document
+
+
+def _validate_json_like(adapter: TypeAdapter[Any], value: Any) -> Any:
+    # Validating the JSON form gives JSON Schema's semantics: strict types, but enums and date-times
+    # from strings. json.dumps cannot fail here: load_yaml only produces JSON-like values.
+    return adapter.validate_json(json.dumps(value))
+
+
+_ENVELOPE = TypeAdapter(Envelope)
+
+
+def validate_document(document: dict[str, Any], data: bytes, ctx: CheckContext) -> ValidIntent:
+    problems: list[Problem] = []
+    if isinstance(document.get("seam"), bool):
+        problems.append(Problem("seam", "must be the number 1 (got a boolean)"))
+    try:
+        envelope: Envelope = _validate_json_like(_ENVELOPE, document)
+    except ValidationError as exc:
+        problems.extend(problems_from(exc, allowed={"": list(Envelope.model_fields)}))
+        # the payload is still checked when the kind is known, so the author sees everything at once
+        kind = document.get("kind")
+        if isinstance(kind, str) and kind in Kind.__members__.values() and isinstance(document.get("payload"), dict):
+            problems.extend(_payload_problems(Kind(kind), document["payload"]))
+        raise IntentError(problems) from None
+    if problems:
+        raise IntentError(problems)
+    try:
+        payload = _validate_json_like(_PAYLOAD_ADAPTERS[envelope.kind], envelope.payload)
+    except ValidationError as exc:
+        raise IntentError(_payload_problems_from(envelope.kind, exc)) from None
+    intent = ValidIntent(envelope, payload, intent_hash(envelope, payload), raw_sha256(data))
+    for check in SEMANTIC_CHECKS.get(None, []) + SEMANTIC_CHECKS.get(envelope.kind, []):
+        check(intent, ctx)
+    return intent
+
+
+def _allowed_payload_fields(kind: Kind) -> dict[str, list[str]]:
+    model = KIND_MODELS[kind]
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return {"payload": list(model.model_fields)}
+    return {}
+
+
+def _payload_problems_from(kind: Kind, exc: ValidationError) -> list[Problem]:
+    return problems_from(exc, prefix="payload", allowed=_allowed_payload_fields(kind), drop_tag=_TAGS.get(kind))
+
+
+def _payload_problems(kind: Kind, payload: dict[str, Any]) -> list[Problem]:
+    try:
+        _validate_json_like(_PAYLOAD_ADAPTERS[kind], payload)
+    except ValidationError as exc:
+        return _payload_problems_from(kind, exc)
+    return []
+
+
+def validate_bytes(data: bytes, ctx: CheckContext, *, max_bytes: int = 262_144, max_depth: int = 32) -> ValidIntent:
+    return validate_document(parse_document(data, max_bytes=max_bytes, max_depth=max_depth), data, ctx)
+
+
+def validate_file(path: Path, ctx: CheckContext, *, max_bytes: int = 262_144, max_depth: int = 32) -> ValidIntent:
+    """For `seam validate` and `seam submit`: read at most max_bytes + 1 and validate."""
+    with path.open("rb") as handle:
+        data = handle.read(max_bytes + 1)
+    return validate_bytes(data, ctx, max_bytes=max_bytes, max_depth=max_depth)
+
+
+def best_effort_id(data: bytes, max_bytes: int, max_depth: int) -> str | None:
+    """The intent's id when one can be read safely, for naming a rejection; else None."""
+    try:
+        document = parse_document(data, max_bytes=max_bytes, max_depth=max_depth)
+    except IntentError:
+        return None
+    value = document.get("id")
+    return value if isinstance(value, str) and _ID_RE.match(value) else None
+
+
+def safe_stem(name: str) -> str:
+    """A file name's stem reduced to id characters, for responses to intents without a usable id."""
+    stem = name.rsplit(".", 1)[0] if "." in name[1:] else name
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", stem).lstrip("._-") or "intent"
+    return cleaned[:64]
