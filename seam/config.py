@@ -186,11 +186,16 @@ def _file_values(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(path.name, "the top level must be a mapping of sections")
+    refusal = "secrets come only from the environment or .env, never seam.yaml"
     for section in list(data):
         if section in SECRET_ENV or section == "secrets":
-            raise ConfigError(section, "secrets come only from the environment or .env, never seam.yaml")
+            raise ConfigError(section, refusal)
         if data[section] is None:  # a section whose keys are all commented out
             data[section] = {}
+        if isinstance(data[section], dict):
+            for key in data[section]:
+                if key in SECRET_ENV:
+                    raise ConfigError(f"{section}.{key}", refusal)
     return _flatten(data)
 
 
@@ -231,11 +236,20 @@ def load_config(paths: SeamPaths, *, env: Mapping[str, str] | None = None,
         settings = Settings.model_validate(tree)
     except ValidationError as exc:
         first = problems_from(exc, allowed=_allowed_fields())[0]
-        origin = sources.get(first.path) or sources.get(first.path.rsplit(".", 1)[0])
+        origin = _origin(first.path, sources)
         where = f" [from {origin}]" if origin else ""
         key, _, message = str(first).partition(": ")
         raise ConfigError(key, f"{message}{where}") from None
     return LoadedConfig(settings, _secrets(environ, sources), sources)
+
+
+def _origin(path: str, sources: Mapping[str, str]) -> str | None:
+    """The source of the value a problem is about: the key itself, the key above it, or one below it."""
+    above = [k for k in sources if path == k or path.startswith((k + ".", k + "["))]
+    if above:
+        return sources[max(above, key=len)]
+    below = sorted(k for k in sources if k.startswith(path + "."))
+    return sources[below[0]] if below else None
 
 
 def _secrets(environ: Mapping[str, str], sources: dict[str, str]) -> Secrets:

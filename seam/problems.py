@@ -21,6 +21,11 @@ _TYPE_WORDS = {
     "list_type": "a list",
     "model_type": "a mapping (key: value lines)",
     "model_attributes_type": "a mapping (key: value lines)",
+    # lax mode (the configuration) parses text first and reports these instead
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "bool_parsing": "true or false",
 }
 
 
@@ -28,12 +33,22 @@ _PATTERN_WORDS = {
     ID_PATTERN: "1-64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit "
     "(no slashes, spaces or '..' paths)",
     r"^[0-9]{6}$": "exactly 6 digits",
+    r"^[A-Za-z0-9._-]+$": "letters, digits, '.', '_' or '-' only",
+    r"^[1-9][0-9]{0,3}[mhdw]$": "a number and a unit m, h, d or w, such as 30m, 24h or 7d",
+    r"^[A-Fa-f0-9]{8,128}$": "8-128 hexadecimal digits",
+    r"^[A-Z_]{2,32}$": "2-32 capital letters or '_'",
+    r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$": "a dataset name: letters, digits, '.', '_', '-' or '/', "
+    "starting with a letter or digit",
+    r"^[a-z_][a-z0-9_]{0,31}$": "a column name: up to 32 lowercase letters, digits or '_', not starting with a digit",
+    r"^[a-z_][a-z0-9_]{0,63}$": "a name of up to 64 lowercase letters, digits or '_', not starting with a digit",
 }
 
 
 def format_path(loc: Sequence[int | str], prefix: str = "") -> str:
     path = prefix
     for part in loc:
+        if part == "[key]":  # pydantic's marker for "the key itself" of a dict entry
+            continue
         if isinstance(part, int):
             path += f"[{part}]"
         else:
@@ -42,6 +57,8 @@ def format_path(loc: Sequence[int | str], prefix: str = "") -> str:
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, bool) or value is None:  # as YAML writes them
+        return {True: "true", False: "false", None: "null"}[value]
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -64,11 +81,15 @@ def _message(err: dict[str, Any], allowed: Iterable[str]) -> str:
         return f"is not an allowed field here (allowed: {names})" if names else "is not an allowed field here"
     if kind in _TYPE_WORDS:
         hint = ""
-        if kind == "bool_type" and isinstance(value, str):
+        if kind in ("bool_type", "bool_parsing") and isinstance(value, str):
             hint = "; seam reads YAML 1.2, where only true and false are booleans"
-        return f"must be {_TYPE_WORDS[kind]} (got {_yaml_type(value)} {_shown(value)}{hint})"
+        got = "nothing" if value is None else f"{_yaml_type(value)} {_shown(value)}"
+        return f"must be {_TYPE_WORDS[kind]} (got {got}{hint})"
     if kind in ("enum", "literal_error"):
-        return f"must be one of {ctx.get('expected', '?')} (got {_shown(value)})"
+        expected = str(ctx.get("expected", "?"))
+        if " or " not in expected:  # a single allowed value, e.g. `seam: 1`
+            return f"must be {expected} (got {_yaml_type(value)} {_shown(value)})"
+        return f"must be one of {expected} (got {_shown(value)})"
     if kind == "union_tag_invalid":
         return f"must be one of {ctx.get('expected_tags', '?')} (got {_shown(ctx.get('tag'))})"
     if kind == "union_tag_not_found":

@@ -102,13 +102,16 @@ def parse_document(data: bytes, *, max_bytes: int, max_depth: int) -> dict[str, 
     if len(data) > max_bytes:
         raise IntentError.single("", f"the file is {len(data)} bytes; the limit is {max_bytes} bytes")
     try:
-        document = load_yaml(decode_text(data), max_depth=max_depth)
+        text = decode_text(data)
+        # whitespace only is an empty file, not a syntax error about a stray tab
+        document = load_yaml(text, max_depth=max_depth) if text.strip() else None
     except YamlProblem as exc:
-        raise IntentError.single("", str(exc)) from None
+        raise IntentError.single(exc.path, str(exc)) from None
     if document is None:
         raise IntentError.single("", "the file is empty; an intent needs seam, id, kind and payload")
     if not isinstance(document, dict):
-        raise IntentError.single("", f"the top level must be a mapping (key: value lines), found {type(document).__name__}")
+        found = {list: "a list", str: "text", bool: "true or false"}.get(type(document), "a number")
+        raise IntentError.single("", f"the top level must be a mapping (key: value lines), found {found}")
     return document
 
 

@@ -12,6 +12,9 @@ Why each limit exists (each was measured on PyYAML 6 with libyaml):
   that the schema then checks.
 - A 5,000-digit integer makes int() raise ValueError (not a YAML error); numbers are length-bounded.
 - Duplicate keys silently keep the last value in PyYAML; here they are an error naming the key.
+- Explicit tags other than the core ones (`!!timestamp`, `!!set`, `!!binary`, `!!python/...`) would
+  build values that are not JSON-like (or run constructors we never want); they are refused.
+Every problem carries the dotted path of the node it is about (`payload.reason`) when one is known.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
+from yaml.reader import ReaderError
 from yaml.resolver import BaseResolver
 
 __all__ = ["YamlProblem", "decode_text", "load_yaml"]
@@ -43,6 +47,9 @@ except ImportError:  # pragma: no cover - only where PyYAML was built without li
 
 
 MAX_NUMBER_CHARS = 40
+_CORE = "tag:yaml.org,2002:"
+# Explicit tags allowed in intents: the ones the core resolver itself produces, nothing else.
+_ALLOWED_TAGS = frozenset(_CORE + name for name in ("null", "bool", "int", "float", "str", "seq", "map"))
 
 
 @dataclass
@@ -52,6 +59,7 @@ class YamlProblem(Exception):
     message: str
     line: int | None = None
     column: int | None = None
+    path: str = ""
 
     def __str__(self) -> str:
         if self.line is None:
@@ -82,21 +90,41 @@ _CoreResolver.add_implicit_resolver(
 
 
 class _StrictConstructor(SafeConstructor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.node_paths: dict[int, str] = {}  # id(node) -> dotted path, filled in by load_yaml
+
+    def _problem(self, message: str, node: yaml.Node) -> YamlProblem:
+        return YamlProblem(message, node.start_mark.line + 1, path=self.node_paths.get(id(node), ""))
+
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:  # type: ignore[override]
         text = str(self.construct_scalar(node))
         if len(text) > MAX_NUMBER_CHARS:
-            raise YamlProblem(f"number with {len(text)} characters is too long", node.start_mark.line + 1)
-        if text.startswith("0o"):
-            return int(text[2:], 8)
-        if text.startswith("0x"):
-            return int(text[2:], 16)
-        return int(text, 10)
+            raise self._problem(f"number with {len(text)} characters is too long", node)
+        try:
+            if text.startswith("0o"):
+                return int(text[2:], 8)
+            if text.startswith("0x"):
+                return int(text[2:], 16)
+            return int(text, 10)
+        except ValueError:  # only reachable through an explicit !!int tag
+            raise self._problem(f"{text!r} is not a whole number", node) from None
 
     def construct_yaml_float(self, node: yaml.ScalarNode) -> float:  # type: ignore[override]
         text = str(self.construct_scalar(node))
         if len(text) > MAX_NUMBER_CHARS:
-            raise YamlProblem(f"number with {len(text)} characters is too long", node.start_mark.line + 1)
-        return float(text)
+            raise self._problem(f"number with {len(text)} characters is too long", node)
+        try:
+            return float(text)
+        except ValueError:  # only reachable through an explicit !!float tag
+            raise self._problem(f"{text!r} is not a number", node) from None
+
+    def construct_yaml_bool(self, node: yaml.ScalarNode) -> bool:  # type: ignore[override]
+        # SafeConstructor maps YAML 1.1 words (yes/no/on/off) and raises KeyError on anything else.
+        text = str(self.construct_scalar(node)).lower()
+        if text not in ("true", "false"):
+            raise self._problem(f"{text!r} is not true or false", node)
+        return text == "true"
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:  # type: ignore[override]
         seen: set[Any] = set()
@@ -105,15 +133,16 @@ class _StrictConstructor(SafeConstructor):
             try:
                 duplicate = key in seen
             except TypeError:
-                raise YamlProblem("a mapping key must be a plain value", key_node.start_mark.line + 1) from None
+                raise self._problem("a mapping key must be a plain value", key_node) from None
             if duplicate:
-                raise YamlProblem(f"duplicate key {key!r}", key_node.start_mark.line + 1)
+                raise self._problem(f"duplicate key {key!r}: each key may appear only once", key_node)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
 
 _StrictConstructor.add_constructor("tag:yaml.org,2002:int", _StrictConstructor.construct_yaml_int)
 _StrictConstructor.add_constructor("tag:yaml.org,2002:float", _StrictConstructor.construct_yaml_float)
+_StrictConstructor.add_constructor("tag:yaml.org,2002:bool", _StrictConstructor.construct_yaml_bool)
 
 
 class _Loader(_Parser, _StrictConstructor, _CoreResolver):  # type: ignore[misc, valid-type]
@@ -165,25 +194,66 @@ def _check_structure(text: str, max_depth: int) -> None:
         loader.dispose()
 
 
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
+
+
+def _node_paths(root: yaml.Node) -> dict[int, str]:
+    """id(node) → dotted path for every node (iteratively; aliases are already refused, so it is a tree).
+
+    Refuses explicit tags outside the core schema on the way.
+    """
+    paths: dict[int, str] = {}
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    while stack:
+        node, path = stack.pop()
+        paths[id(node)] = path
+        if node.tag not in _ALLOWED_TAGS:
+            raise YamlProblem(f"the YAML tag {_short_tag(node.tag)} is not allowed in intents",
+                              node.start_mark.line + 1, path=path)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                label = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+                child = f"{path}.{label}" if path else str(label)
+                stack.append((key_node, child))
+                stack.append((value_node, child))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{path}[{index}]") for index, item in enumerate(node.value))
+    return paths
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> YamlProblem:
+    mark = exc.problem_mark or exc.context_mark
+    reason = exc.problem or exc.context or "invalid YAML"
+    if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
+        reason += " (a tab: YAML indents with spaces, never tabs)"
+    return YamlProblem(
+        f"YAML syntax error: {reason}",
+        mark.line + 1 if mark else None,
+        mark.column + 1 if mark else None,
+    )
+
+
 def load_yaml(text: str, *, max_depth: int = 32) -> Any:
     """Parse untrusted YAML text under the limits described in the module docstring."""
     try:
         _check_structure(text, max_depth)
         loader = _Loader(text)
         try:
-            return loader.get_single_data()
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            loader.node_paths = _node_paths(node)
+            return loader.construct_document(node)
         finally:
             loader.dispose()
     except YamlProblem:
         raise
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        reason = exc.problem or exc.context or "invalid YAML"
-        raise YamlProblem(
-            f"YAML syntax error: {reason}",
-            mark.line + 1 if mark else None,
-            mark.column + 1 if mark else None,
-        ) from None
+        raise _syntax_problem(exc, text) from None
+    except ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
+        raise YamlProblem(f"{exc.reason} (found character #x{exc.character:04x})", line) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(f"YAML error: {exc}") from None
     except (ValueError, RecursionError, MemoryError) as exc:

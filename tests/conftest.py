@@ -1,0 +1,176 @@
+"""Shared fixtures: a fresh seam in a temporary folder, and a real daemon running on it.
+
+The daemon runs with the real watchdog observer on real folders, in a thread with its own event
+loop, so a test writes files the way an agent would and reads the responses the way a person would.
+Every wait is bounded; every daemon started here is stopped here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from seam.config import load_config
+from seam.daemon import Daemon
+from seam.paths import SeamPaths, write_atomic
+from seam.respond import read_front_matter
+from seam.route import Registry
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_seam(root: Path, config_yaml: str = "") -> SeamPaths:
+    paths = SeamPaths.at(root)
+    paths.create_folders()
+    if config_yaml:
+        paths.config_file.write_text(config_yaml, encoding="utf-8")
+    return paths
+
+
+def intent_text(intent_id: str, kind: str = "status", payload: str = "{}", extra: str = "") -> str:
+    return f"seam: 1\nid: {intent_id}\nkind: {kind}\n{extra}payload: {payload}\n"
+
+
+def drop(paths: SeamPaths, name: str, text: str | bytes) -> Path:
+    """Write an intent the careful way: a temporary file, then a rename into incoming/."""
+    data = text.encode() if isinstance(text, str) else text
+    target = paths.incoming / name
+    write_atomic(target, data, tmp_dir=paths.tmp, durable=False)
+    return target
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+
+
+def wait_response(paths: SeamPaths, name: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The front matter of responses/<name>.md once it exists (plus the body under 'body')."""
+    path = paths.responses / f"{name}.md"
+
+    def ready() -> dict[str, Any] | None:
+        front = read_front_matter(path)
+        if front is None:
+            return None
+        front["body"] = path.read_text(encoding="utf-8").split("\n---\n", 1)[1]
+        return front
+
+    result: dict[str, Any] = wait_for(ready, timeout, what=f"responses/{name}.md")
+    return result
+
+
+class DaemonThread:
+    """A Daemon on its own event loop in a background thread."""
+
+    def __init__(self, paths: SeamPaths, *, env: dict[str, str] | None = None, registry: Registry | None = None,
+                 **kwargs: Any) -> None:
+        self.paths = paths
+        config = load_config(paths, env=env or {})
+        self.daemon = Daemon(paths, config, registry=registry, **kwargs)
+        self._thread = threading.Thread(target=self._run, name="seam-test-daemon", daemon=True)
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            task = asyncio.create_task(self.daemon.run())
+            started = asyncio.create_task(self.daemon.started.wait())
+            await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+            self._ready.set()
+            await task
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # surfaced by stop()
+            self.error = exc
+            self._ready.set()
+
+    def start(self) -> DaemonThread:
+        self._thread.start()
+        assert self._ready.wait(10), "daemon did not start"
+        if self.error:
+            raise self.error
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self.daemon.stop)
+        self._thread.join(15)
+        assert not self._thread.is_alive(), "daemon did not stop"
+        if self.error:
+            raise self.error
+
+    def __enter__(self) -> DaemonThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@pytest.fixture
+def seam_paths(tmp_path: Path) -> SeamPaths:
+    return make_seam(tmp_path / "seam", "intake:\n  rescan_seconds: 0.5\n")
+
+
+@pytest.fixture
+def running(seam_paths: SeamPaths) -> Iterator[DaemonThread]:
+    with DaemonThread(seam_paths) as daemon:
+        yield daemon
+
+
+def seam_cli(*args: str, env: dict[str, str] | None = None, input_text: str | None = None,
+             timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run `python -m seam ...` as a user would, in a child process."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "seam", *args], capture_output=True, text=True,
+                          env=full_env, input=input_text, timeout=timeout, cwd=REPO)
+
+
+class DaemonProcess:
+    """`seam watch` in a child process, for kill -9 and several-daemon tests."""
+
+    def __init__(self, paths: SeamPaths, *extra: str, env: dict[str, str] | None = None) -> None:
+        self.paths = paths
+        self.log = paths.root / f"daemon-{os.urandom(3).hex()}.log"
+        self._log_handle = self.log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "seam", "watch", "--seam", str(paths.root), *extra],
+            stdout=self._log_handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=REPO,
+        )
+        wait_for(lambda: "watching" in self.log.read_text() or self.proc.poll() is not None, 20,
+                 what="daemon start")
+        assert self.proc.poll() is None, self.log.read_text()
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+        self._log_handle.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log_handle.close()
+
+    def output(self) -> str:
+        return self.log.read_text()

@@ -1,0 +1,1 @@
+"""Tests of the fake IB Gateway against the real client libraries."""
