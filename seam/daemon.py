@@ -18,6 +18,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -137,8 +138,9 @@ class Daemon:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             if observer is not None:
-                observer.stop()
-                observer.join(timeout=5)
+                # Stopping the inotify emitter takes up to 0.5 s (it holds events to pair renames);
+                # it is stopped from a thread of its own so shutdown does not wait for it.
+                threading.Thread(target=observer.stop, name="seam-observer-stop", daemon=True).start()
             for pool in self._pools.values():
                 pool.shutdown(wait=True, cancel_futures=True)
             self.claimant.close()

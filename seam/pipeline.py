@@ -34,7 +34,16 @@ from seam.intake import Claimant, file_away, original_name
 from seam.paths import SeamPaths
 from seam.respond import Outcome, Status, body_sha256, render_body, render_response, write_response
 from seam.route import Registry
-from seam.validate import CheckContext, ValidIntent, best_effort_id, raw_sha256, safe_stem, validate_bytes
+from seam.intent import Kind
+from seam.validate import (
+    CheckContext,
+    ValidIntent,
+    best_effort_id,
+    parse_document,
+    raw_sha256,
+    safe_stem,
+    validate_bytes,
+)
 
 __all__ = ["Decision", "Finished", "Pipeline", "Prepared"]
 
@@ -141,10 +150,11 @@ class Pipeline:
                 error = exc
         if intent is None:
             assert error is not None
-            found = None if refusal else best_effort_id(data, self.settings.intake.max_bytes,
-                                                        self.settings.validation.max_depth)
+            limits = (self.settings.intake.max_bytes, self.settings.validation.max_depth)
+            found = None if refusal else best_effort_id(data, *limits)
+            kind = None if refusal else _best_effort_kind(data, *limits)
             return Prepared(claimed, data, Decision.REJECT, found or safe_stem(name), found is not None,
-                            raw_sha256(data), started, error=error)
+                            raw_sha256(data), started, error=error, kind=kind)
         prepared = Prepared(claimed, data, Decision.RUN, intent.id, True, intent.intent_sha256, started,
                             intent=intent, kind=str(intent.kind))
         self._decide(prepared)
@@ -286,6 +296,18 @@ class Pipeline:
             return None
         folder = self.paths.processed if status.filed_as_success else self.paths.failed
         return file_away(p.claimed, folder)
+
+
+def _best_effort_kind(data: bytes, max_bytes: int, max_depth: int) -> str | None:
+    """The kind named by a rejected intent, when it is one we know (for the response's front matter)."""
+    try:
+        kind = parse_document(data, max_bytes=max_bytes, max_depth=max_depth).get("kind")
+    except IntentError:
+        return None
+    return kind if isinstance(kind, str) and kind in KIND_VALUES else None
+
+
+KIND_VALUES = frozenset(str(k) for k in Kind)
 
 
 def rejected_outcome(error: IntentError) -> Outcome:
