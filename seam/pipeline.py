@@ -31,10 +31,10 @@ from seam.errors import GuardViolation, HandlerError, HandlerTimeout, IntentErro
 from seam.faults import failpoint
 from seam.handlers.base import HandlerContext
 from seam.intake import Claimant, file_away, original_name
+from seam.intent import Kind
 from seam.paths import SeamPaths
 from seam.respond import Outcome, Status, body_sha256, render_body, render_response, write_response
 from seam.route import Registry
-from seam.intent import Kind
 from seam.validate import (
     CheckContext,
     ValidIntent,
@@ -267,8 +267,8 @@ class Pipeline:
             assert p.error is not None
             return rejected_outcome(p.error)
         assert p.decision is Decision.CONFLICT and p.row is not None
-        reason = (f"The id `{p.key}` already belongs to another intent with a different payload "
-                  f"({'still being handled' if p.row.status == LedgerStatus.IN_PROGRESS else 'answered ' + p.row.status}).")
+        state = "still being handled" if p.row.status == LedgerStatus.IN_PROGRESS else f"answered {p.row.status}"
+        reason = f"The id `{p.key}` already belongs to another intent with a different payload ({state})."
         return Outcome(Status.CONFLICT, "conflict", {"reason": reason, "this_sha": p.intent_sha256,
                                                      "other_sha": p.row.intent_sha256, "other_status": p.row.status})
 

@@ -8,7 +8,6 @@ import sqlite3
 import time
 from pathlib import Path
 
-import pytest
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 
@@ -284,7 +283,7 @@ def test_two_copies_of_one_intent_at_once_run_the_handler_once(running, seam_pat
     text = intent_text("twin", "halt", "{reason: twins}")
     drop(seam_paths, "twin-a.yaml", text)
     drop(seam_paths, "twin-b.yaml", text)
-    wait_for(lambda: (seam_paths.processed / "twin-a.yaml").exists() and (seam_paths.processed / "twin-b.yaml").exists(),
-             what="both filed")
+    filed = [seam_paths.processed / "twin-a.yaml", seam_paths.processed / "twin-b.yaml"]
+    wait_for(lambda: all(p.exists() for p in filed), what="both filed")
     assert beads_of_type(seam_paths, "HALT") == 1
     assert len(answered_beads(seam_paths, "twin")) == 1

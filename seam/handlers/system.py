@@ -57,6 +57,9 @@ async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
     }, title="HALT")
 
 
+NO_BROKER_LINK = "not attached (broker handlers arrive in a later release)"
+
+
 def status_facts(ctx: HandlerContext) -> dict[str, Any]:
     """The facts `status` reports; `seam status` prints the same facts without a daemon."""
     halt = halt_state(ctx.store)
@@ -66,7 +69,7 @@ def status_facts(ctx: HandlerContext) -> dict[str, Any]:
     broker = ctx.services.get("broker")
     return {
         "mode": ctx.settings.broker.mode.upper(),
-        "broker_link": "not attached (broker handlers arrive in a later release)" if broker is None else broker.link_state(),
+        "broker_link": NO_BROKER_LINK if broker is None else broker.link_state(),
         "heartbeat": "not running (monitoring arrives in a later release)",
         "halt": f"ON since {halt['at']}: {halt['reason']}" if halt else "off",
         "queue": depth,
