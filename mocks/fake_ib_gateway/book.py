@@ -51,6 +51,7 @@ class OrderTicket:
     order_ref: str
     transmit: bool
     parent_id: int
+    what_if: bool = False
 
 
 @dataclass
@@ -282,8 +283,14 @@ class Book:
         self._counters.perm_id += 1
         self._orders[order.perm_id] = order
         self._perm_by_key[(ticket.client_id, ticket.order_id)] = order.perm_id
-        logger.info("accepted order %s perm %d: %s %s %s", ticket.order_id, order.perm_id,
-                    ticket.action, ticket.quantity, inst.pair)
+        logger.info(
+            "accepted order %s perm %d: %s %s %s",
+            ticket.order_id,
+            order.perm_id,
+            ticket.action,
+            ticket.quantity,
+            inst.pair,
+        )
         return [OrderChanged(_snapshot(order))]
 
     def _validate(self, ticket: OrderTicket) -> Instrument:
@@ -323,8 +330,14 @@ class Book:
         except OrderRejected as rej:
             return [OrderError(ticket.client_id, ticket.order_id, rej.code, rej.message)]
         if inst != order.instrument or ticket.action != order.ticket.action:
-            return [OrderError(ticket.client_id, ticket.order_id, 105,
-                               "Order being modified does not match original order")]
+            return [
+                OrderError(
+                    ticket.client_id,
+                    ticket.order_id,
+                    105,
+                    "Order being modified does not match original order",
+                )
+            ]
         order.ticket = ticket
         logger.info("modified order %s perm %d", ticket.order_id, order.perm_id)
         return [OrderChanged(_snapshot(order)), *self.match(), *self._expire_ioc([ticket])]
@@ -373,8 +386,7 @@ class Book:
         )
         self._counters.exec_seq += 1
         self._executions.append(execution)
-        logger.info("filled perm %d: %s %s %s @ %s", order.perm_id, execution.side, qty,
-                    order.instrument.pair, price)
+        logger.info("filled perm %d: %s %s %s @ %s", order.perm_id, execution.side, qty, order.instrument.pair, price)
         events: list[BookEvent] = [OrderFilled(_snapshot(order), execution)]
         events += self._release_children(order)
         events += self._cancel_oca_siblings(order)

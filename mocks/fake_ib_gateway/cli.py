@@ -23,9 +23,7 @@ examples:
 control channel (with --control-port): one JSON object per line, one JSON reply per line, e.g.
   printf '{"cmd": "set_price", "pair": "EURUSD", "price": 1.1}\\n' | nc 127.0.0.1 4010
 commands:
-""" + "\n".join(
-    f"  {name}({', '.join(params)}): {text}" for name, (params, text) in COMMANDS.items()
-)
+""" + "\n".join(f"  {name}({', '.join(params)}): {text}" for name, (params, text) in COMMANDS.items())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,13 +36,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=4002, help="API port (default 4002, IB's paper port)")
-    parser.add_argument("--account", default="DU123456",
-                        help="managed account(s), comma-separated (default DU123456)")
+    parser.add_argument("--account", default="DU123456", help="managed account(s), comma-separated (default DU123456)")
     parser.add_argument("--seed", type=int, default=0, help="random-walk seed: same seed, same prices")
-    parser.add_argument("--control-port", type=int, default=None,
-                        help="serve the JSON control channel on 127.0.0.1:PORT (off by default)")
-    parser.add_argument("--tick-interval", type=float, default=1.0,
-                        help="seconds between random-walk steps; 0 freezes prices (default 1.0)")
+    parser.add_argument(
+        "--control-port",
+        type=int,
+        default=None,
+        help="serve the JSON control channel on 127.0.0.1:PORT (off by default)",
+    )
+    parser.add_argument(
+        "--tick-interval",
+        type=float,
+        default=1.0,
+        help="seconds between random-walk steps; 0 freezes prices (default 1.0)",
+    )
     parser.add_argument("--spread-pips", type=float, default=1.0, help="bid/ask spread in pips (default 1.0)")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     return parser

@@ -13,7 +13,6 @@ import dataclasses
 import inspect
 import json
 import logging
-from collections.abc import Awaitable
 from typing import Any
 
 from .instruments import Instrument
@@ -100,7 +99,7 @@ class ControlChannel:
     async def execute(self, request: dict[str, Any]) -> Any:
         name = request.get("cmd")
         if name not in COMMANDS:
-            raise ValueError(f"unknown cmd {name!r}; send {{\"cmd\": \"help\"}} for the list")
+            raise ValueError(f'unknown cmd {name!r}; send {{"cmd": "help"}} for the list')
         if name == "ping":
             return "pong"
         if name == "help":
@@ -113,12 +112,8 @@ class ControlChannel:
         target = getattr(self._gateway, name)
         result = target(**kwargs) if callable(target) else target
         if inspect.isawaitable(result):
-            result = await _awaited(result)
+            result = await result
         return to_jsonable(result)
-
-
-async def _awaited(value: Awaitable[Any]) -> Any:
-    return await value
 
 
 def to_jsonable(value: Any) -> Any:
@@ -132,4 +127,3 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     return value
-

@@ -14,11 +14,10 @@ import time as _time
 from collections.abc import Callable
 
 from . import inbound, outbound
-from .book import Execution, Order
+from .book import PRE_SUBMITTED, Execution, Order, OrderTicket
 from .inbound import ExecutionFilter, HistoryRequest
 from .instruments import FX_PAIRS, Instrument, lookup
 from .market import Bar
-from .outbound import Message
 from .session import Session
 from .state import GatewayState
 
@@ -170,9 +169,7 @@ def _historical_data(state: GatewayState, session: Session, fields: list[str]) -
     session.send(outbound.historical_data(request.req_id, start_text, outbound.format_time(end), dated))
 
 
-def _history(
-    state: GatewayState, inst: Instrument, request: HistoryRequest, end: float, bar_seconds: int
-) -> list[Bar]:
+def _history(state: GatewayState, inst: Instrument, request: HistoryRequest, end: float, bar_seconds: int) -> list[Bar]:
     if request.what_to_show not in _HISTORY_SHOWS:
         raise ValueError(f"No historical market data for {inst.base}/CASH@IDEALPRO {request.what_to_show}")
     count = math.ceil(_duration_seconds(request.duration) / bar_seconds)
@@ -233,6 +230,10 @@ def _bar_date(start: int, bar_seconds: int, format_date: int) -> str:
 
 def _place_order(state: GatewayState, session: Session, fields: list[str]) -> None:
     ticket = inbound.place_order(fields, _client(session))
+    if ticket.what_if:
+        # A what-if order only asks for its margin impact; booking it would trade for real.
+        _answer_what_if(state, session, ticket)
+        return
     state.orders_received.append(ticket)
     faults = state.faults
     if faults.reject_reason is not None:
@@ -247,6 +248,24 @@ def _place_order(state: GatewayState, session: Session, fields: list[str]) -> No
         # Closed before publishing: the order is live but the client never hears it was accepted.
         session.close()
     state.router.publish(state.book.place(ticket))
+
+
+def _answer_what_if(state: GatewayState, session: Session, ticket: OrderTicket) -> None:
+    inst = lookup(ticket.contract)
+    account = ticket.account or state.accounts[0]
+    if inst is None:
+        session.send(outbound.error(ticket.order_id, *NO_SECURITY))
+        return
+    if account not in state.accounts or ticket.action not in ("BUY", "SELL"):
+        text = f"Order rejected - reason:invalid account {account!r} or action {ticket.action!r}"
+        session.send(outbound.error(ticket.order_id, 201, text))
+        return
+    quote = state.market.quote(inst.pair)
+    buy = ticket.action == "BUY"
+    signed = ticket.quantity if buy else -ticket.quantity
+    impact = state.ledger.what_if(account, inst, signed, quote.ask if buy else quote.bid, state.market)
+    order = Order(ticket=ticket, instrument=inst, account=account, perm_id=0, status=PRE_SUBMITTED)
+    session.send(outbound.open_order(order, impact))
 
 
 def _cancel_order(state: GatewayState, session: Session, fields: list[str]) -> None:
@@ -276,7 +295,7 @@ def _send_open_orders(session: Session, orders: list[Order]) -> None:
 
 def _completed_orders(state: GatewayState, session: Session, fields: list[str]) -> None:
     for order in state.book.done_orders():
-        session.send(outbound.completed_order(order, order.parent_perm_id))
+        session.send(outbound.completed_order(order))
     session.send(outbound.completed_orders_end())
 
 

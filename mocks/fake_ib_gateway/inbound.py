@@ -93,7 +93,40 @@ def place_order(fields: list[str], client_id: int) -> OrderTicket:
         order_ref=fields[26],
         transmit=flag(fields[27]),
         parent_id=to_int(fields[28]),
+        what_if=what_if(fields),
     )
+
+
+# Index of the first field after ``hidden`` in a non-BAG placeOrder: the empty sharesAllocation.
+_AFTER_HIDDEN = 35
+# Largest double: the libraries' "unset" value, sent as empty but tolerated as a number.
+_UNSET_DOUBLE = 1.7976931348623157e308
+
+
+def what_if(fields: list[str]) -> bool:
+    """placeOrder's whatIf flag, found by walking the optional blocks that precede it.
+
+    Layout at v176 after ``hidden``: sharesAllocation .. deltaNeutralAuxPrice (32 fields, with
+    deltaNeutralOrderType 30th), 8 delta-neutral fields if that type is set, continuousUpdate ..
+    scalePriceIncrement (7), 7 scale fields if the increment is set, scaleTable .. hedgeType (4),
+    hedgeParam if hedgeType is set, optOutSmartRouting .. notHeld (4), the delta-neutral contract flag
+    (+3 if set), algoStrategy (+count and tag/value pairs if set), algoId, then whatIf.
+    """
+    if field_at(fields, 4).upper() == "BAG":
+        return False  # combo orders are refused anyway; their leg blocks are not walked
+    i = _AFTER_HIDDEN + 32
+    if field_at(fields, _AFTER_HIDDEN + 30):
+        i += 8
+    increment = to_price(field_at(fields, i + 6)) or 0.0
+    i += 7 + (7 if 0 < increment < _UNSET_DOUBLE else 0)
+    i += 4 + (1 if field_at(fields, i + 3) else 0)
+    i += 4
+    i += 1 + (3 if flag(field_at(fields, i)) else 0)
+    if field_at(fields, i):
+        i += 1 + 2 * to_int(field_at(fields, i + 1)) + 1
+    else:
+        i += 1
+    return flag(field_at(fields, i + 1))
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,29 @@ class PortfolioLine:
     realized: float
 
 
+@dataclass(frozen=True)
+class MarginImpact:
+    """What a what-if order would do to margin and equity, in USD."""
+
+    init_before: float
+    maint_before: float
+    equity_before: float
+    init_after: float
+    maint_after: float
+    equity_after: float
+    commission: float
+
+    def order_state(self) -> list[str]:
+        """The 14 order-state fields of an openOrder: before, change and after of init margin,
+        maintenance margin and equity with loan, then commission, min, max, currency, warning."""
+        before = (self.init_before, self.maint_before, self.equity_before)
+        after = (self.init_after, self.maint_after, self.equity_after)
+        change = tuple(a - b for a, b in zip(after, before, strict=True))
+        money = [f"{v:.2f}" for v in (*before, *change, *after)]
+        commission = f"{self.commission:.2f}"
+        return [*money, commission, commission, commission, BASE_CURRENCY, ""]
+
+
 def commission_usd(inst: Instrument, qty: float, price: float, market: Market) -> float:
     """Commission in USD for a fill of ``qty`` base units at ``price``."""
     notional_usd = abs(qty) * price * market.usd_per_unit(inst.quote)
@@ -84,7 +107,13 @@ class Ledger:
         return self._holdings[account].setdefault(pair, Holding())
 
     def apply_fill(
-        self, account: str, inst: Instrument, signed_qty: float, price: float, commission: float, market: Market
+        self,
+        account: str,
+        inst: Instrument,
+        signed_qty: float,
+        price: float,
+        commission: float,
+        market: Market,
     ) -> float:
         """Book a fill; return the realized P&L in USD (before commission) it closed out."""
         holding = self.holding(account, inst.pair)
@@ -174,6 +203,25 @@ class Ledger:
         rows += [("CashBalance", f"{bal:.2f}", ccy) for ccy, bal in sorted(cash.items())]
         rows += [("ExchangeRate", f"{market.usd_per_unit(ccy):.6f}", ccy) for ccy in sorted(cash)]
         return rows
+
+    def what_if(self, account: str, inst: Instrument, signed_qty: float, price: float, market: Market) -> MarginImpact:
+        """Margin and equity before and after a hypothetical fill, without booking it."""
+        self.check_account(account)
+        gross = self._gross_position_usd(account, market)
+        rate = market.mid(inst.pair) * market.usd_per_unit(inst.quote)
+        held = self._holdings[account].get(inst.pair, Holding()).qty
+        gross_after = gross - abs(held) * rate + abs(held + signed_qty) * rate
+        commission = commission_usd(inst, signed_qty, price, market)
+        equity = float(dict((t, v) for t, v, _ in self.account_values(account, market))["NetLiquidation"])
+        return MarginImpact(
+            init_before=gross * INIT_MARGIN_RATE,
+            maint_before=gross * MAINT_MARGIN_RATE,
+            equity_before=equity,
+            init_after=gross_after * INIT_MARGIN_RATE,
+            maint_after=gross_after * MAINT_MARGIN_RATE,
+            equity_after=equity - commission,
+            commission=commission,
+        )
 
     def _gross_position_usd(self, account: str, market: Market) -> float:
         total = 0.0

@@ -30,10 +30,7 @@ class Quote:
     ask: float
     bid_size: float
     ask_size: float
-
-    @property
-    def mid(self) -> float:
-        return (self.bid + self.ask) / 2
+    mid: float
 
 
 @dataclass(frozen=True)
@@ -83,6 +80,7 @@ class Market:
             ask=inst.round_price(mid + half),
             bid_size=self._quote_size,
             ask_size=self._quote_size,
+            mid=mid,
         )
 
     def step(self, steps: int = 1) -> list[str]:
@@ -136,8 +134,7 @@ class Market:
         last_start = int(end // bar_seconds) * bar_seconds
         first_start = last_start - (count - 1) * bar_seconds
         return [
-            self._bar(inst, rng, sigma, first_start + i * bar_seconds, closes[i], closes[i + 1])
-            for i in range(count)
+            self._bar(inst, rng, sigma, first_start + i * bar_seconds, closes[i], closes[i + 1]) for i in range(count)
         ]
 
     def _bar_sigma(self, inst: Instrument, bar_seconds: int) -> float:
@@ -145,9 +142,7 @@ class Market:
         steps = max(bar_seconds / STEP_SECONDS, 1.0)
         return max(self._volatility_pips, 0.1) * inst.pip * math.sqrt(steps)
 
-    def _bar(
-        self, inst: Instrument, rng: random.Random, sigma: float, start: int, open_: float, close: float
-    ) -> Bar:
+    def _bar(self, inst: Instrument, rng: random.Random, sigma: float, start: int, open_: float, close: float) -> Bar:
         wick_up = abs(rng.gauss(0.0, sigma / 2))
         wick_down = abs(rng.gauss(0.0, sigma / 2))
         return Bar(

@@ -11,7 +11,7 @@ import time as _time
 
 from .book import Execution, Order
 from .instruments import EXCHANGE, SEC_TYPE, Instrument
-from .ledger import PortfolioLine
+from .ledger import MarginImpact, PortfolioLine
 from .market import Bar, Quote
 from .wire import Field
 
@@ -22,6 +22,7 @@ Message = list[Field]
 TICK_BID = 1
 TICK_ASK = 2
 REAL_TIME_DATA = 1
+ORDER_TYPES = "DAY,GTC,IOC,LIMIT,LMT,MKT,STP,STPLMT"
 # openOrder's order-state block: status then 14 margin/commission fields, all unset.
 _EMPTY_ORDER_STATE = [""] * 14
 
@@ -34,8 +35,19 @@ def format_time(epoch: float) -> str:
 def contract_fields(inst: Instrument, exchange: str = EXCHANGE) -> list[Field]:
     """The 11-field contract block: conId, symbol, secType, lastTradeDate, strike, right, multiplier,
     exchange, currency, localSymbol, tradingClass."""
-    return [inst.con_id, inst.base, SEC_TYPE, "", 0.0, "", "", exchange, inst.quote,
-            inst.local_symbol, inst.local_symbol]
+    return [
+        inst.con_id,
+        inst.base,
+        SEC_TYPE,
+        "",
+        0.0,
+        "",
+        "",
+        exchange,
+        inst.quote,
+        inst.local_symbol,
+        inst.local_symbol,
+    ]
 
 
 def price(value: float | None) -> Field:
@@ -76,9 +88,18 @@ def account_value(tag: str, value: str, currency: str, account: str) -> Message:
 
 def portfolio(line: PortfolioLine, account: str) -> Message:
     """updatePortfolio: exactly 20 fields."""
-    return [7, 8, *contract_fields(line.instrument, exchange=""), line.qty, line.market_price,
-            round(line.market_value, 2), line.avg_cost, round(line.unrealized, 2),
-            round(line.realized, 2), account]
+    return [
+        7,
+        8,
+        *contract_fields(line.instrument, exchange=""),
+        line.qty,
+        line.market_price,
+        round(line.market_value, 2),
+        line.avg_cost,
+        round(line.unrealized, 2),
+        round(line.realized, 2),
+        account,
+    ]
 
 
 def account_time(epoch: float) -> Message:
@@ -119,14 +140,17 @@ def position_end() -> Message:
 
 def contract_details(req_id: int, inst: Instrument) -> Message:
     """contractDetails without a version field (164+): 40 fields, no secIds."""
+    # Grouped as the decoders read the fields; one field per line would hide that.
+    # fmt: off
     return [
         10, req_id, inst.base, SEC_TYPE, "", 0.0, "", EXCHANGE, inst.quote, inst.local_symbol,
         inst.local_symbol, inst.local_symbol, inst.con_id, inst.min_tick,
-        "", "ACTIVETIM,AD,ADJUST,ALERT,ALLOC,AVGCOST,BASKET,COND,CONDORDER,DAY,GTC,IOC,LIMIT,LMT,MKT,STP,STPLMT",
+        "", ORDER_TYPES,
         EXCHANGE, 1, 0, inst.long_name, "", "", "", "", "", "US/Eastern", "", "", "", "",
         0,  # numSecIds
         4, "", "", "", "", "", 1, 1, 1,
     ]
+    # fmt: on
 
 
 def contract_details_end(req_id: int) -> Message:
@@ -160,9 +184,17 @@ def historical_data(req_id: int, start: str, end: str, bars: list[tuple[str, Bar
 # orders and executions -----------------------------------------------------------------------
 
 
-def open_order(order: Order) -> Message:
-    """openOrder at v176: 128 fields, no version field; counts zero and presence fields empty."""
+def open_order(order: Order, impact: MarginImpact | None = None) -> Message:
+    """openOrder at v176: 128 fields, no version field; counts zero and presence fields empty.
+
+    With ``impact`` it is the answer to a what-if order: whatIf set and the margin fields filled.
+    """
     t = order.ticket
+    what_if = 1 if impact else 0
+    state = impact.order_state() if impact else _EMPTY_ORDER_STATE
+    oca_type = _oca_type(order)
+    # Grouped as the decoders read the fields; one field per line would hide that.
+    # fmt: off
     return [
         5, t.order_id, *contract_fields(order.instrument),
         t.action, t.quantity, t.order_type, price(t.lmt_price), price(t.aux_price), t.tif or "DAY",
@@ -171,7 +203,7 @@ def open_order(order: Order) -> Message:
         "", "", "", "", "",  # sharesAllocation, faGroup, faMethod, faPercentage, faProfile
         "", "", "", "", "", "", "", -1,  # modelCode .. exemptCode
         "", "", "", "", "", "", "", 0, 0, 0, "",  # auctionStrategy .. minQty
-        1 if t.oca_group or order.parent_perm_id else "", 0, 0, "",  # ocaType, eTradeOnly, firmQuoteOnly, nbboPriceCap
+        oca_type, 0, 0, "",  # ocaType, eTradeOnly, firmQuoteOnly, nbboPriceCap
         t.parent_id, 0, "", "",  # parentId, triggerMethod, volatility, volatilityType
         "", "",  # deltaNeutralOrderType (empty: no delta-neutral block), deltaNeutralAuxPrice
         0, "", "", "", "", "", "",  # continuousUpdate .. comboLegsDescrip
@@ -180,30 +212,51 @@ def open_order(order: Order) -> Message:
         "",  # hedgeType (empty: no hedgeParam)
         0, "", "", 0, 0,  # optOutSmartRouting, clearingAccount, clearingIntent, notHeld, deltaNeutralContract
         "",  # algoStrategy (empty: no algo params)
-        0, 0, order.status, *_EMPTY_ORDER_STATE, 0, 0,  # solicited, whatIf, state, randomizeSize/Price
+        0, what_if, order.status, *state, 0, 0,  # solicited, whatIf, status, order state, randomize*
         0,  # conditions
         "", "", "", "", "", "", "", 0, "", "", "", "", 0, 0, "", 0,  # adjusted* .. usePriceMgmtAlgo
         "", 0, 0,  # duration, postToAts, autoCancelParent
         "", "", "", "", "",  # minTradeQty .. midOffsetAtHalf
     ]
+    # fmt: on
 
 
 def order_status(order: Order) -> Message:
     """orderStatus: ``[3, orderId, status, filled, remaining, avgFillPrice, permId, parentId,
     lastFillPrice, clientId, whyHeld, mktCapPrice]``; the clientId keys the trade in the client."""
     why_held = "child" if order.status == "PreSubmitted" and order.parent_perm_id else ""
-    return [3, order.order_id, order.status, order.filled, order.remaining, order.avg_fill_price,
-            order.perm_id, order.ticket.parent_id, order.last_fill_price, order.client_id, why_held, 0.0]
+    return [
+        3,
+        order.order_id,
+        order.status,
+        order.filled,
+        order.remaining,
+        order.avg_fill_price,
+        order.perm_id,
+        order.ticket.parent_id,
+        order.last_fill_price,
+        order.client_id,
+        why_held,
+        0.0,
+    ]
+
+
+def _oca_type(order: Order) -> Field:
+    # 1 = cancel the rest of the group on a fill, which is how the book treats OCA groups and brackets.
+    return 1 if order.ticket.oca_group or order.parent_perm_id else ""
 
 
 def open_order_end() -> Message:
     return [53, 1]
 
 
-def completed_order(order: Order, parent_perm_id: int) -> Message:
+def completed_order(order: Order) -> Message:
     """completedOrder at v176: no order id (clients key it by permId)."""
     t = order.ticket
+    oca_type = _oca_type(order)
     completed = format_time(order.completed_time or 0.0)
+    # Grouped as the decoders read the fields; one field per line would hide that.
+    # fmt: off
     return [
         101, *contract_fields(order.instrument),
         t.action, t.quantity, t.order_type, price(t.lmt_price), price(t.aux_price), t.tif or "DAY",
@@ -212,7 +265,7 @@ def completed_order(order: Order, parent_perm_id: int) -> Message:
         "", "", "", "",  # faGroup, faMethod, faPercentage, faProfile
         "", "", "", "", "", "", "", -1,  # modelCode .. exemptCode
         "", "", "", "", "", "", 0, 0, "",  # startingPrice .. minQty
-        1 if t.oca_group or parent_perm_id else "", 0, "", "",  # ocaType, triggerMethod, volatility(Type)
+        oca_type, 0, "", "",  # ocaType, triggerMethod, volatility, volatilityType
         "", "",  # deltaNeutralOrderType (empty), deltaNeutralAuxPrice
         0, "", "", "", "",  # continuousUpdate .. comboLegsDescrip
         0, 0, 0,  # comboLegs, orderComboLegs, smartComboRoutingParams
@@ -223,9 +276,10 @@ def completed_order(order: Order, parent_perm_id: int) -> Message:
         0, order.status, 0, 0,  # solicited, status, randomizeSize, randomizePrice
         0,  # conditions
         "", "", "", 0, 0, "", order.filled, "", 0, "", 0, 0,  # trailStopPrice .. routeMarketableToBbo
-        parent_perm_id or "", completed, order.status,  # parentPermId, completedTime, completedStatus
+        order.parent_perm_id or "", completed, order.status,  # parentPermId, completedTime, completedStatus
         "", "", "", "", "",  # minTradeQty .. midOffsetAtHalf
     ]
+    # fmt: on
 
 
 def completed_orders_end() -> Message:
@@ -234,11 +288,14 @@ def completed_orders_end() -> Message:
 
 def exec_details(req_id: int, ex: Execution) -> Message:
     """execDetails: exactly 31 fields; reqId -1 marks a live fill."""
+    # Grouped as the decoders read the fields; one field per line would hide that.
+    # fmt: off
     return [
         11, req_id, ex.order_id, *contract_fields(ex.instrument),
         ex.exec_id, format_time(ex.time), ex.account, EXCHANGE, ex.side, ex.shares, ex.price,
         ex.perm_id, ex.client_id, 0, ex.cum_qty, ex.avg_price, ex.order_ref, "", "", "", 2,
     ]
+    # fmt: on
 
 
 def exec_details_end(req_id: int) -> Message:

@@ -35,7 +35,7 @@ class Router:
     def register(self, session: Session, client_id: int) -> bool:
         """Log a session in; False if that clientId is already connected (IB's error 326)."""
         current = self._by_client.get(client_id)
-        if current is not None and not current.closing:
+        if current is not None and not current.gone:
             return False
         session.client_id = client_id
         self._by_client[client_id] = session
@@ -49,7 +49,7 @@ class Router:
         return list(self._by_client.values())
 
     def client_ids(self) -> list[int]:
-        return sorted(cid for cid, s in self._by_client.items() if not s.closing)
+        return sorted(cid for cid, s in self._by_client.items() if not s.gone)
 
     def to_client(self, client_id: int, messages: list[Message]) -> None:
         session = self._by_client.get(client_id)
@@ -70,20 +70,28 @@ class Router:
 
     def _publish_one(self, event: BookEvent) -> None:
         if isinstance(event, OrderChanged):
-            self.to_client(event.order.client_id, [outbound.open_order(event.order), outbound.order_status(event.order)])
+            self.to_client(
+                event.order.client_id, [outbound.open_order(event.order), outbound.order_status(event.order)]
+            )
         elif isinstance(event, OrderFilled):
-            self.to_client(event.order.client_id, [
-                outbound.exec_details(-1, event.execution),
-                outbound.open_order(event.order),
-                outbound.order_status(event.order),
-                outbound.commission_report(event.execution),
-            ])
+            self.to_client(
+                event.order.client_id,
+                [
+                    outbound.exec_details(-1, event.execution),
+                    outbound.open_order(event.order),
+                    outbound.order_status(event.order),
+                    outbound.commission_report(event.execution),
+                ],
+            )
         elif isinstance(event, OrderCancelled):
             text = f"Order Canceled - reason:{event.reason}"
-            self.to_client(event.order.client_id, [
-                outbound.order_status(event.order),
-                outbound.error(event.order.order_id, 202, text),
-            ])
+            self.to_client(
+                event.order.client_id,
+                [
+                    outbound.order_status(event.order),
+                    outbound.error(event.order.order_id, 202, text),
+                ],
+            )
         elif isinstance(event, OrderError):
             self.to_client(event.client_id, [outbound.error(event.order_id, event.code, event.message)])
 
@@ -107,16 +115,21 @@ class Router:
 
     def account_messages(self, account: str, pairs: list[str]) -> list[Message]:
         """updateAccountValue rows, updatePortfolio for ``pairs`` and the account time."""
-        messages = [outbound.account_value(tag, value, ccy, account)
-                    for tag, value, ccy in self._ledger.account_values(account, self._market)]
-        messages += [outbound.portfolio(self._ledger.portfolio_line(account, pair, self._market), account)
-                     for pair in pairs]
+        messages = [
+            outbound.account_value(tag, value, ccy, account)
+            for tag, value, ccy in self._ledger.account_values(account, self._market)
+        ]
+        messages += [
+            outbound.portfolio(self._ledger.portfolio_line(account, pair, self._market), account) for pair in pairs
+        ]
         messages.append(outbound.account_time(self._clock()))
         return messages
 
     def account_multi_messages(self, req_id: int, account: str) -> list[Message]:
-        return [outbound.account_update_multi(req_id, account, tag, value, ccy)
-                for tag, value, ccy in self._ledger.account_values(account, self._market)]
+        return [
+            outbound.account_update_multi(req_id, account, tag, value, ccy)
+            for tag, value, ccy in self._ledger.account_values(account, self._market)
+        ]
 
     # quotes ----------------------------------------------------------------------------------
 

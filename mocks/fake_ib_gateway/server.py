@@ -28,7 +28,10 @@ from .wire import ProtocolError, encode_fields, negotiate_version, read_handshak
 logger = logging.getLogger(__name__)
 
 START_API = 71
-CLIENT_ID_IN_USE = (326, "Unable to connect as the client id is already in use. Retry with a unique client id.")
+CLIENT_ID_IN_USE = (
+    326,
+    "Unable to connect as the client id is already in use. Retry with a unique client id.",
+)
 # What a real gateway announces after login; codes 2100-2199 are informational.
 FARM_NOTICES = (
     (2104, "Market data farm connection is OK:usfarm"),
@@ -65,9 +68,7 @@ class FakeGateway:
         self._port: int | None = None
         self._tick_interval = tick_interval
         self._max_messages = max_messages_per_second
-        self.state = GatewayState.create(
-            list(accounts), clock, seed, spread_pips, volatility_pips, starting_cash
-        )
+        self.state = GatewayState.create(list(accounts), clock, seed, spread_pips, volatility_pips, starting_cash)
         self._listener: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._sessions: set[Session] = set()
@@ -186,7 +187,11 @@ class FakeGateway:
     async def _reopen_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
         self._reopen = None
-        await self.resume_connections()
+        try:
+            await self.resume_connections()
+        except OSError:
+            # Another process took the port while it was closed; nothing to retry that would help.
+            logger.exception("could not listen on port %d again", self.port)
 
     async def restart(self) -> None:
         """Drop everyone and listen afresh, keeping orders, fills, positions and prices."""
@@ -218,7 +223,8 @@ class FakeGateway:
 
     @property
     def orders_received(self) -> list[OrderTicket]:
-        """Every placeOrder message received, modifications and rejected ones included, in order."""
+        """Every placeOrder received, in order: modifications and rejected orders included, what-if
+        queries (which never become orders) left out."""
         return list(self.state.orders_received)
 
     def order_refs(self) -> list[str]:
@@ -241,8 +247,11 @@ class FakeGateway:
         return self.state.router.client_ids()
 
     def account_values(self, account: str) -> dict[str, str]:
-        return {tag: value for tag, value, ccy in self.state.ledger.account_values(account, self.state.market)
-                if ccy in ("USD", "")}
+        return {
+            tag: value
+            for tag, value, ccy in self.state.ledger.account_values(account, self.state.market)
+            if ccy in ("USD", "")
+        }
 
     # connections -----------------------------------------------------------------------------
 
@@ -274,18 +283,23 @@ class FakeGateway:
         fields = await asyncio.wait_for(session.receive(), LOGIN_TIMEOUT)
         if fields is None:
             return False
-        if to_int(fields[0]) != START_API or len(fields) < 3:
-            raise ProtocolError(f"expected startApi, got {fields[:3]}")
-        client_id = to_int(fields[2])
+        try:
+            if to_int(fields[0]) != START_API or len(fields) < 3:
+                raise ProtocolError(f"expected startApi, got {fields[:3]}")
+            client_id = to_int(fields[2])
+        except RequestFormatError as exc:
+            raise ProtocolError(f"bad startApi {fields[:3]}: {exc}") from exc
         if not self.state.router.register(session, client_id):
             logger.warning("refusing second session for clientId %d", client_id)
             session.send(outbound.error(-1, *CLIENT_ID_IN_USE))
             return False
-        session.send_all([
-            outbound.managed_accounts(self.state.accounts),
-            outbound.next_valid_id(self.state.book.next_valid_id(client_id)),
-            *[outbound.error(-1, code, text) for code, text in FARM_NOTICES],
-        ])
+        session.send_all(
+            [
+                outbound.managed_accounts(self.state.accounts),
+                outbound.next_valid_id(self.state.book.next_valid_id(client_id)),
+                *[outbound.error(-1, code, text) for code, text in FARM_NOTICES],
+            ]
+        )
         logger.info("client %d logged in from %s", client_id, session.peer)
         return True
 

@@ -38,6 +38,11 @@ class Session:
     def closing(self) -> bool:
         return self._writer.is_closing()
 
+    @property
+    def gone(self) -> bool:
+        """Closing, or the peer hung up (its EOF may be read only after a quick reconnect's login)."""
+        return self.closing or self._reader.at_eof()
+
     def send(self, message: Message) -> None:
         if self.closing:
             # A dropped client learns what it missed when it reconnects, as with a real gateway.

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -96,37 +98,49 @@ def test_help_lists_examples_and_control_commands(capsys: pytest.CaptureFixture[
     assert "inject_position(account, pair, qty, avg_cost)" in text
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def listening_ports(lines: queue.Queue[str], deadline: float) -> dict[str, int]:
+    """Ports the gateway and control channel report in their start-up log lines."""
+    ports: dict[str, int] = {}
+    while len(ports) < 2:
+        line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+        for name in ("fake IB gateway", "control channel"):
+            if f"{name} listening on" in line:
+                ports[name] = int(line.split("listening on ", 1)[1].split(",")[0].rsplit(":", 1)[1])
+    return ports
 
 
-def ping(port: int, deadline: float) -> dict[str, Any]:
-    """Ask the control channel for a pong, retrying until the process is listening."""
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.sendall(b'{"cmd": "ping"}\n')
-                reply: dict[str, Any] = json.loads(sock.makefile().readline())
-                return reply
-        except ConnectionRefusedError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
+def copy_lines(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
+    """Forward the process's log lines until it exits (runs in a thread: pipes do not await)."""
+    assert process.stderr is not None
+    for line in process.stderr:
+        lines.put(line)
 
 
+def ping(port: int) -> dict[str, Any]:
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        sock.sendall(b'{"cmd": "ping"}\n')
+        with sock.makefile() as stream:
+            reply: dict[str, Any] = json.loads(stream.readline())
+        return reply
+
+
+@pytest.mark.slow
 def test_the_command_line_serves_until_terminated_and_exits_cleanly() -> None:
-    api_port, control_port = free_port(), free_port()
-    command = [sys.executable, "-m", "mocks.fake_ib_gateway", "--port", str(api_port),
-               "--control-port", str(control_port), "--tick-interval", "0.05", "--log-level", "WARNING"]
+    command = [sys.executable, "-m", "mocks.fake_ib_gateway", "--port", "0", "--control-port", "0",
+               "--tick-interval", "0.05"]  # fmt: skip
     process = subprocess.Popen(command, cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=copy_lines, args=(process, lines), daemon=True)
+    reader.start()
     try:
-        assert ping(control_port, time.monotonic() + 5) == {"ok": True, "result": "pong"}
-        with socket.create_connection(("127.0.0.1", api_port), timeout=1):
+        ports = listening_ports(lines, time.monotonic() + 5)
+        assert ping(ports["control channel"]) == {"ok": True, "result": "pong"}
+        with socket.create_connection(("127.0.0.1", ports["fake IB gateway"]), timeout=2):
             pass
     finally:
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=5)
-    assert process.returncode == 0, stderr
+        process.wait(timeout=5)
+        reader.join(timeout=5)
+        if process.stderr is not None:
+            process.stderr.close()
+    assert process.returncode == 0

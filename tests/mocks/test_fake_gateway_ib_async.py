@@ -9,7 +9,7 @@ import pytest
 
 ib_async = pytest.importorskip("ib_async")
 
-from ib_async import IB, Forex, LimitOrder, MarketOrder, StopOrder, Trade  # noqa: E402
+from ib_async import IB, Contract, Forex, LimitOrder, MarketOrder, StopOrder, Trade  # noqa: E402
 
 from mocks.fake_ib_gateway import FakeGateway  # noqa: E402
 
@@ -29,9 +29,9 @@ def ib(aio: asyncio.Runner, gateway: FakeGateway) -> Iterator[IB]:
     client.disconnect()
 
 
-async def qualified(ib: IB, pair: str = "EURUSD") -> Forex:
+async def qualified(ib: IB, pair: str = "EURUSD") -> Contract:
     [contract] = await ib.qualifyContractsAsync(Forex(pair))
-    assert contract is not None
+    assert isinstance(contract, Contract)
     return contract
 
 
@@ -82,10 +82,18 @@ async def test_second_session_with_a_client_id_in_use_gets_error_326_and_is_clos
 
 async def test_all_six_pairs_qualify_as_idealpro_cash_contracts(ib: IB) -> None:
     pairs = ["EURUSD", "GBPUSD", "USDJPY", "AUDUSD", "USDCAD", "NZDUSD"]
-    contracts = await ib.qualifyContractsAsync(*[Forex(p) for p in pairs])
-    assert all(c is not None and c.conId > 0 for c in contracts)
-    assert {(c.secType, c.exchange) for c in contracts if c} == {("CASH", "IDEALPRO")}
-    assert [c.localSymbol for c in contracts if c] == ["EUR.USD", "GBP.USD", "USD.JPY", "AUD.USD", "USD.CAD", "NZD.USD"]
+    results = await ib.qualifyContractsAsync(*[Forex(p) for p in pairs])
+    contracts = [c for c in results if isinstance(c, Contract)]
+    assert len(contracts) == 6 and all(c.conId > 0 for c in contracts)
+    assert {(c.secType, c.exchange) for c in contracts} == {("CASH", "IDEALPRO")}
+    assert [c.localSymbol for c in contracts] == [
+        "EUR.USD",
+        "GBP.USD",
+        "USD.JPY",
+        "AUD.USD",
+        "USD.CAD",
+        "NZD.USD",
+    ]
 
 
 async def test_unknown_pair_is_not_qualified_and_gets_error_200(ib: IB) -> None:
@@ -185,23 +193,25 @@ async def test_bracket_take_profit_fills_after_set_price_and_the_stop_is_cancell
     quote = gateway.quote("EURUSD")
     bracket = ib.bracketOrder("BUY", 10_000, quote.ask, takeProfitPrice=1.0900, stopLossPrice=1.0800)
     parent, take_profit, stop_loss = (ib.placeOrder(contract, o) for o in bracket)
-    await eventually(lambda: status(parent) == "Filled" and status(take_profit) == "Submitted",
-                     what="parent fill releasing the children")
+    await eventually(
+        lambda: status(parent) == "Filled" and status(take_profit) == "Submitted",
+        what="parent fill releasing the children",
+    )
     assert status(stop_loss) == "Submitted"
     gateway.set_price("EURUSD", 1.0910)
-    await eventually(lambda: status(take_profit) == "Filled" and status(stop_loss) == "Cancelled",
-                     what="take-profit fill and OCA cancel")
+    await eventually(
+        lambda: status(take_profit) == "Filled" and status(stop_loss) == "Cancelled",
+        what="take-profit fill and OCA cancel",
+    )
     assert take_profit.fills[0].execution.price >= 1.0900
     assert gateway.positions() == []
 
 
-async def test_global_cancel_cancels_every_working_order(
-    ib: IB, gateway: FakeGateway, eventually: Eventually
-) -> None:
+async def test_global_cancel_cancels_every_working_order(ib: IB, gateway: FakeGateway, eventually: Eventually) -> None:
     contract = await qualified(ib)
     trades = [ib.placeOrder(contract, LimitOrder("BUY", 10_000, price)) for price in (1.0, 1.01)]
     await eventually(lambda: all(status(t) == "Submitted" for t in trades), what="working orders")
-    ib.reqGlobalCancel()
+    ib.reqGlobalCancel()  # type: ignore[no-untyped-call]  # ib_async leaves it unannotated
     await eventually(lambda: all(status(t) == "Cancelled" for t in trades), what="global cancel")
     assert gateway.open_orders() == []
 
@@ -219,9 +229,17 @@ async def test_armed_rejection_cancels_the_order_with_error_201_and_books_nothin
     assert len(gateway.orders_received) == 1
 
 
-async def test_injected_position_shows_up_in_positions(
-    ib: IB, gateway: FakeGateway, eventually: Eventually
-) -> None:
+async def test_what_if_order_reports_its_margin_impact_and_books_nothing(ib: IB, gateway: FakeGateway) -> None:
+    contract = await qualified(ib)
+    state = await ib.whatIfOrderAsync(contract, MarketOrder("BUY", 100_000))
+    notional_usd = 100_000 * gateway.quote("EURUSD").mid
+    assert float(state.initMarginChange) == pytest.approx(notional_usd * 0.03, rel=1e-3)
+    assert state.commission > 0 and state.commissionCurrency == "USD"
+    assert gateway.orders_received == [] and gateway.positions() == []
+    assert ib.trades() == []
+
+
+async def test_injected_position_shows_up_in_positions(ib: IB, gateway: FakeGateway, eventually: Eventually) -> None:
     gateway.inject_position(ACCOUNT, "GBPUSD", -5_000, 1.2650)
     await eventually(lambda: ib.positions(), what="pushed position")
     [position] = ib.positions()
@@ -301,9 +319,7 @@ async def test_restart_keeps_positions_and_accepts_the_client_again(
     assert position.position == -30_000
 
 
-async def test_refused_connections_are_refused_until_the_gateway_listens_again(
-    ib: IB, gateway: FakeGateway
-) -> None:
+async def test_refused_connections_are_refused_until_the_gateway_listens_again(ib: IB, gateway: FakeGateway) -> None:
     gateway.refuse_connections(30)
     other = IB()
     with pytest.raises(ConnectionRefusedError):

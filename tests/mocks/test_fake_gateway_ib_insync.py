@@ -13,7 +13,8 @@ import pytest
 
 ib_insync = pytest.importorskip("ib_insync")
 
-from ib_insync import IB, Forex, LimitOrder, MarketOrder, Trade  # noqa: E402
+# ib_insync is absent where mypy runs (the main venv) and ships no stubs.
+from ib_insync import IB, Forex, LimitOrder, MarketOrder, Trade  # type: ignore[import-not-found]  # noqa: E402
 
 from mocks.fake_ib_gateway import FakeGateway  # noqa: E402
 

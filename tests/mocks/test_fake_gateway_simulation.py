@@ -18,6 +18,7 @@ from mocks.fake_ib_gateway.book import (
 from mocks.fake_ib_gateway.instruments import FX_PAIRS, ContractSpec, lookup
 from mocks.fake_ib_gateway.ledger import Ledger
 from mocks.fake_ib_gateway.market import Market
+from mocks.fake_ib_gateway.pacing import PacingGate
 from mocks.fake_ib_gateway.wire import (
     SERVER_VERSION,
     ProtocolError,
@@ -41,9 +42,19 @@ def make_book(seed: int = 3) -> tuple[Book, Market, Ledger]:
     return Book(market, ledger, fixed_clock), market, ledger
 
 
-def ticket(order_id: int, action: str = "BUY", order_type: str = "MKT", qty: float = 10_000, *,
-           lmt: float | None = None, aux: float | None = None, parent: int = 0, transmit: bool = True,
-           ref: str = "", tif: str = "DAY") -> OrderTicket:
+def ticket(
+    order_id: int,
+    action: str = "BUY",
+    order_type: str = "MKT",
+    qty: float = 10_000,
+    *,
+    lmt: float | None = None,
+    aux: float | None = None,
+    parent: int = 0,
+    transmit: bool = True,
+    ref: str = "",
+    tif: str = "DAY",
+) -> OrderTicket:
     return OrderTicket(1, order_id, EURUSD, action, qty, order_type, lmt, aux, tif, "", "", ref, transmit, parent)
 
 
@@ -185,8 +196,9 @@ def test_ioc_limit_that_cannot_fill_is_cancelled_at_once() -> None:
 
 def test_invalid_orders_are_rejected_with_ib_error_codes() -> None:
     book, _, _ = make_book()
-    unknown = OrderTicket(1, 1, ContractSpec(symbol="EUR", currency="SEK"), "BUY", 1, "MKT", None, None,
-                          "", "", "", "", True, 0)
+    unknown = OrderTicket(
+        1, 1, ContractSpec(symbol="EUR", currency="SEK"), "BUY", 1, "MKT", None, None, "", "", "", "", True, 0
+    )
     [error] = book.place(unknown)
     assert isinstance(error, OrderError) and error.code == 200
     [error] = book.place(ticket(2, order_type="TRAIL"))
@@ -212,3 +224,33 @@ def test_next_valid_id_stays_above_every_id_the_client_used() -> None:
     book.observe_id(1, 57)
     assert book.next_valid_id(1) == 58
     assert book.next_valid_id(2) == 1
+
+
+def test_fills_are_stamped_with_the_injected_clock() -> None:
+    book, _, _ = make_book()
+    book.place(ticket(1))
+    [execution] = book.executions()
+    assert execution.time == fixed_clock()
+
+
+# pacing ---------------------------------------------------------------------------------------
+
+
+class SteppedClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_pacing_admits_fifty_messages_a_second_and_refuses_the_fifty_first() -> None:
+    clock = SteppedClock()
+    gate = PacingGate(clock)
+    assert all(gate.admit() for _ in range(50))
+    assert not gate.admit()
+    assert gate.error_text().startswith("Max rate of messages per second has been exceeded")
+    clock.now += 1.0
+    assert gate.admit()
