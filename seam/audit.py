@@ -217,6 +217,10 @@ class BeadStore:
         rows = self._conn().execute(query, args).fetchall()
         return [Bead(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in rows]
 
+    def read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """A read-only query on this thread's connection (for the lifecycle and reports)."""
+        return list(self._conn().execute(sql, args).fetchall())
+
     def last_seq(self) -> int:
         row = self._conn().execute("SELECT MAX(seq) FROM beads").fetchone()
         return int(row[0] or 0)

@@ -72,6 +72,10 @@ class Daemon:
         self.registry.check_complete()
         self.store = BeadStore(paths.db, synchronous=self.settings.beads.synchronous, clock=self.clock)
         self.claimant = Claimant(paths.processing, owner)
+        services = dict(services or {})
+        if "broker" not in services:
+            services["broker"] = self._open_broker_service(config)
+        self.broker_service = services.get("broker")
         self.pipeline = Pipeline(paths, self.settings, self.store, self.registry, self.claimant, self.clock,
                                  services)
         self.pipeline.context.queue_depth = self.queue_depth
@@ -86,6 +90,18 @@ class Daemon:
         self._ignored: set[str] = set()
         self._inflight = 0
         self._idle = asyncio.Event()
+
+    def _open_broker_service(self, config: LoadedConfig) -> Any:
+        """The mode picks the broker once, here; LIVE without IBKR_ALLOW_LIVE=true stops the start."""
+        from seam.broker.service import BrokerService, open_broker
+
+        holder: list[BrokerService] = []
+        broker = open_broker(config.settings, config.secrets, self.clock,
+                             on_disconnect=lambda reason: holder[0].connection_lost(reason) if holder else None)
+        service = BrokerService(broker, settings=config.settings, secrets=config.secrets, store=self.store,
+                                paths=self.paths, clock=self.clock)
+        holder.append(service)
+        return service
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -115,6 +131,8 @@ class Daemon:
         sys.setswitchinterval(0.001)  # the halt lane's threads get the GIL sooner under load
         tasks: list[asyncio.Task[None]] = []
         try:
+            if self.broker_service is not None:
+                await self.broker_service.start()
             for claimed in await self._in("intake", self.claimant.adopt_orphans):
                 self._enqueue_claimed(claimed, priority=self._is_priority_file(claimed))
             if not once:
@@ -137,6 +155,8 @@ class Daemon:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self.broker_service is not None:
+                await self.broker_service.stop()
             if observer is not None:
                 # Stopping the inotify emitter takes up to 0.5 s (it holds events to pair renames);
                 # it is stopped from a thread of its own so shutdown does not wait for it.

@@ -64,13 +64,16 @@ class Registry:
 
 def default_registry(**_: Any) -> Registry:
     """Every kind, routed. Kinds whose handler has not landed answer `failed`, "not available yet"."""
-    from seam.handlers import system, unavailable
+    from seam.handlers import broker, system, unavailable
 
     registry = Registry()
     registry.register(Kind.HALT, system.handle_halt, lane=Lane.PRIORITY)
     registry.register(Kind.STATUS, system.handle_status)
-    for kind in (Kind.ACCOUNT, Kind.POSITIONS, Kind.RECONCILE, Kind.SIGNAL, Kind.CLOSE, Kind.APPROVE,
-                 Kind.CANCEL, Kind.NARRATE, Kind.QUERY, Kind.HUNT, Kind.MEMORY):
+    registry.register(Kind.ACCOUNT, broker.handle_account)
+    registry.register(Kind.POSITIONS, broker.handle_positions)
+    registry.register(Kind.CANCEL, broker.handle_cancel)
+    registry.register(Kind.RECONCILE, broker.handle_reconcile)
+    for kind in (Kind.SIGNAL, Kind.CLOSE, Kind.APPROVE, Kind.NARRATE, Kind.QUERY, Kind.HUNT, Kind.MEMORY):
         registry.register(kind, unavailable.handle_not_available)
     registry.check_complete()
     return registry

@@ -145,9 +145,9 @@ def test_same_id_different_payload_is_a_conflict_and_the_first_response_stays(ru
 
 
 def test_a_failed_intent_may_be_retried_with_the_same_id(running, seam_paths):
-    drop(seam_paths, "r1.yaml", intent_text("retry-me", "account"))
+    drop(seam_paths, "r1.yaml", intent_text("retry-me", "narrate", "{template: briefing}"))
     assert wait_response(seam_paths, "retry-me")["status"] == "failed"
-    drop(seam_paths, "r2.yaml", intent_text("retry-me", "account"))
+    drop(seam_paths, "r2.yaml", intent_text("retry-me", "narrate", "{template: briefing}"))
     wait_for(lambda: len(answered_beads(seam_paths, "retry-me")) == 2, what="second run")
     assert "not available yet" in wait_response(seam_paths, "retry-me")["body"].lower()
 

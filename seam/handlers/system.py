@@ -44,39 +44,46 @@ def clear_halt(ctx: HandlerContext, *, by: str, note: str) -> bool:
 
 async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
     broker = ctx.services.get("broker")
-    cancelled = "none: no broker is attached in this release" if broker is None else "see broker"
-    if broker is not None and intent.payload.cancel_orders:
-        cancelled = await broker.cancel_all_working_orders(reason="halt")
+    # the flag goes on first: from this instant no capital action can pass the order path
     value, was_halted = await asyncio.to_thread(
         set_halt, ctx, intent.payload.reason, intent_id=intent.id, session_id=intent.envelope.session_id,
-        cancelled=cancelled,
+        cancelled="pending",
     )
+    if not intent.payload.cancel_orders:
+        cancelled = "none: cancel_orders was false"
+    elif broker is None:
+        cancelled = "none: no broker is attached"
+    else:
+        cancelled = await broker.cancel_all_working_orders(reason=f"halt {intent.id}")
     return Outcome(Status.OK, "halt", {
         "reason": value["reason"], "halted_at": value["at"], "was_halted": was_halted, "cancelled": cancelled,
         "sources": [f"bead {value['bead']}"],
     }, title="HALT")
 
 
-NO_BROKER_LINK = "not attached (broker handlers arrive in a later release)"
+NO_BROKER_LINK = "unknown (no daemon has published it)"
 
 
-def status_facts(ctx: HandlerContext) -> dict[str, Any]:
-    """The facts `status` reports; `seam status` prints the same facts without a daemon."""
+def status_facts(ctx: HandlerContext, broker_facts: dict[str, str] | None = None) -> dict[str, Any]:
+    """The facts `status` reports; `seam status` prints the same facts without a daemon, reading the
+    broker link as the running daemon last published it."""
     halt = halt_state(ctx.store)
     depth = ctx.queue_depth() or _folder_depth(ctx)
     counts = ctx.store.ledger_counts()
     last = ctx.store.last_seq()
-    broker = ctx.services.get("broker")
+    facts = broker_facts or {}
+    published = ctx.store.flag("broker_link")
+    link = facts.get("link") or (f"{published['state']} (as published {published['at']})" if published else NO_BROKER_LINK)
     return {
         "mode": ctx.settings.broker.mode.upper(),
-        "broker_link": NO_BROKER_LINK if broker is None else broker.link_state(),
+        "broker_link": link,
         "heartbeat": "not running (monitoring arrives in a later release)",
         "halt": f"ON since {halt['at']}: {halt['reason']}" if halt else "off",
         "queue": depth,
         "daemons": len(live_daemons(ctx)),
         "answered": ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none yet",
-        "positions": "no broker attached" if broker is None else broker.positions_summary(),
-        "orders": "no broker attached" if broker is None else broker.orders_summary(),
+        "positions": facts.get("positions", "ask a running daemon (`status` intent)"),
+        "orders": facts.get("orders", "ask a running daemon (`status` intent)"),
         "beads": last,
         "sources": [f"bead {last}"] if last else [],
     }
@@ -95,5 +102,9 @@ def live_daemons(ctx: HandlerContext) -> list[str]:
 
 
 async def handle_status(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
-    facts = await asyncio.to_thread(status_facts, ctx)
+    broker = ctx.services.get("broker")
+    broker_facts = None
+    if broker is not None:
+        broker_facts = {"link": broker.link_state(), **await broker.summaries()}
+    facts = await asyncio.to_thread(status_facts, ctx, broker_facts)
     return Outcome(Status.OK, "status", facts, title="Status")

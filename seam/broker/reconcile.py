@@ -1,0 +1,60 @@
+"""Reconciliation: our lifecycle state versus the broker's positions and working orders, now.
+
+Drift is any difference: a position at the broker we do not know (or of another size), a position we
+believe open that the broker does not have, a working order at the broker we did not place, or one
+of ours that is no longer there. Drift raises a CRITICAL alert, records a RECONCILIATION bead with
+the differences, and sets the halt flag; no drift records a RECONCILIATION bead saying so.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from seam.broker.lifecycle import OPEN_AT_BROKER, PositionRecord
+from seam.broker.types import Order, Position
+
+__all__ = ["Difference", "Reconciliation", "compare"]
+
+
+@dataclass(frozen=True)
+class Difference:
+    what: str        # position | order
+    key: str         # pair or order id
+    ours: str
+    broker: str
+
+    def describe(self) -> str:
+        return f"{self.what} {self.key}: ours {self.ours}, broker {self.broker}"
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    differences: list[Difference] = field(default_factory=list)
+    positions_checked: int = 0
+    orders_checked: int = 0
+
+    @property
+    def drift(self) -> bool:
+        return bool(self.differences)
+
+
+def compare(ours: list[PositionRecord], broker_positions: list[Position], broker_orders: list[Order],
+            our_refs: set[str]) -> Reconciliation:
+    expected: dict[str, int] = defaultdict(int)
+    for record in ours:
+        if record.state in OPEN_AT_BROKER or (record.state.value == "STALLED" and record.stalled_from in OPEN_AT_BROKER):
+            filled = int(record.facts.get("filled_units", record.units))
+            expected[record.pair] += filled if record.side == "BUY" else -filled
+    actual: dict[str, int] = defaultdict(int)
+    for position in broker_positions:
+        actual[position.pair] += position.quantity
+    differences = [
+        Difference("position", pair, f"{expected.get(pair, 0):+d}", f"{actual.get(pair, 0):+d}")
+        for pair in sorted(set(expected) | set(actual)) if expected.get(pair, 0) != actual.get(pair, 0)
+    ]
+    for order in broker_orders:
+        if not order.state.done and order.ref not in our_refs:
+            differences.append(Difference("order", order.order_id, "none", f"{order.side} {order.quantity} "
+                                          f"{order.pair} {order.order_type} (ref {order.ref or '-'})"))
+    return Reconciliation(differences, len(set(expected) | set(actual)), len(broker_orders))

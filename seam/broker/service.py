@@ -1,0 +1,314 @@
+"""The broker service the daemon runs: one broker, its link supervisor, guards, lifecycle and reconciler.
+
+The order path is fixed here and nowhere else:
+
+    halt flag → mode lock → mode/account/port (from the gateway, now) → approval → pacing → submit
+
+`open_broker` picks the implementation once, from the mode, at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from seam.alerts import Alert, AlertSink
+from seam.audit import BeadStore
+from seam.broker.client import BrokerClient
+from seam.broker.guards import ModeLock, check_link, check_live_allowed, default_port
+from seam.broker.lifecycle import Lifecycle
+from seam.broker.link import LinkSupervisor, Sleep
+from seam.broker.reconcile import Reconciliation, compare
+from seam.broker.types import AccountSnapshot, BracketRequest, LinkState, Mode, Order, OrderRequest, Position
+from seam.clock import Clock
+from seam.config import Secrets, Settings
+from seam.errors import BrokerError, BrokerUnavailable, GuardViolation
+from seam.handlers.base import HALT_FLAG
+from seam.paths import SeamPaths
+
+__all__ = ["ApprovalHook", "BrokerService", "TokenBucket", "open_broker"]
+
+logger = logging.getLogger(__name__)
+
+LINK_FLAG = "broker_link"
+RECONNECT_FLAG = "broker_reconnect_request"
+
+ApprovalHook = Callable[[OrderRequest | BracketRequest, Any], None]
+
+
+def no_approval_yet(request: OrderRequest | BracketRequest, approval: Any) -> None:
+    # INV: no order without a human code. Until the approval step lands there is no code to check,
+    # so nothing can be placed through the seam.
+    raise GuardViolation("approval", "orders cannot be placed through the seam until human approval is available")
+
+
+def open_broker(settings: Settings, secrets: Secrets, clock: Clock,
+                on_disconnect: Callable[[str], None] | None = None) -> BrokerClient:
+    """The one place that maps the mode to an implementation."""
+    mode = Mode(settings.broker.mode)
+    check_live_allowed(mode, secrets.allow_live)
+    if mode is Mode.MOCK:
+        from seam.broker.fake import FakeBroker
+
+        return FakeBroker(clock=clock)
+    from seam.broker.ib import IBBroker
+
+    account = secrets.ib_account.get_secret_value() if secrets.ib_account else None
+    return IBBroker(mode=mode, host=settings.broker.host, port=settings.broker.port or default_port(mode) or 0,
+                    client_id=settings.broker.client_id, account=account,
+                    timeout=settings.broker.connect_timeout_seconds, on_disconnect=on_disconnect)
+
+
+class TokenBucket:
+    """At most `rate` acquisitions per second on average, bursts up to `burst`; waiting, never refusing."""
+
+    def __init__(self, rate: float, burst: int, clock: Clock, sleep: Sleep = asyncio.sleep) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self.sleep = sleep
+        self._tokens = float(burst)
+        self._last = clock.monotonic()
+
+    async def acquire(self) -> float:
+        """Take a token; returns how long it waited."""
+        waited = 0.0
+        while True:
+            now = self.clock.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return waited
+            delay = (1 - self._tokens) / self.rate
+            waited += delay
+            await self.sleep(delay)
+
+
+class BrokerService:
+    def __init__(self, broker: BrokerClient, *, settings: Settings, secrets: Secrets, store: BeadStore,
+                 paths: SeamPaths, clock: Clock, sleep: Sleep = asyncio.sleep,
+                 approval_hook: ApprovalHook = no_approval_yet) -> None:
+        self.broker = broker
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.mode = Mode(settings.broker.mode)
+        self.mode_lock = ModeLock(self.mode)
+        self.port = settings.broker.port or default_port(self.mode)
+        self.configured_account = secrets.ib_account.get_secret_value() if secrets.ib_account else None
+        self.alerts = AlertSink(store, paths.responses / "alerts", clock)
+        self.lifecycle = Lifecycle(store, clock, stall_after=timedelta(minutes=settings.broker.stall_minutes))
+        self.approval_hook = approval_hook
+        self.pacer = TokenBucket(settings.broker.orders_per_second, 2, clock, sleep)
+        self.supervisor = LinkSupervisor(broker, store=store, alerts=self.alerts,
+                                         port=self.port if self.mode is not Mode.MOCK else None,
+                                         configured_account=self.configured_account,
+                                         backoff=settings.broker.backoff_seconds, sleep=sleep,
+                                         on_connected=self._on_connected)
+        self._timers: asyncio.Task[None] | None = None
+        self.last_reconciliation: Reconciliation | None = None
+
+    # -- life -------------------------------------------------------------------------------------
+
+    async def start(self, *, timers: bool = True) -> None:
+        await self.supervisor.start()
+        self._publish_link()
+        if timers:
+            self._timers = asyncio.get_running_loop().create_task(self._run_timers())
+
+    async def stop(self) -> None:
+        if self._timers is not None:
+            self._timers.cancel()
+            await asyncio.gather(self._timers, return_exceptions=True)
+        await self.supervisor.stop()
+
+    def connection_lost(self, reason: str) -> None:
+        self.supervisor.connection_lost(reason)
+        self._publish_link()
+
+    async def _on_connected(self) -> None:
+        self._publish_link()
+        if self.store.last_seq():  # resubscribe happens in the adapter on connect; then reconcile at once
+            await self.reconcile(trigger="connect")
+
+    async def _run_timers(self) -> None:
+        interval = self.settings.broker.reconcile_minutes * 60
+        elapsed = 0.0
+        while True:
+            await asyncio.sleep(1.0)
+            elapsed += 1.0
+            self._publish_link()
+            await self._check_reconnect_request()
+            for record in await asyncio.to_thread(self.lifecycle.check_stalled):
+                self.alerts.raise_alert(Alert("POSITION_STALLED", f"position {record.id} has had no broker update",
+                                              {"position": record.id, "was": str(record.stalled_from)}))
+            if elapsed >= interval and self.supervisor.state is LinkState.CONNECTED:
+                elapsed = 0.0
+                try:
+                    await self.reconcile(trigger="timer")
+                except BrokerUnavailable as exc:
+                    logger.warning("timed reconciliation skipped: %s", exc)
+
+    async def _check_reconnect_request(self) -> None:
+        request = self.store.flag(RECONNECT_FLAG)
+        if request and request.get("pending"):
+            with self.store.transaction() as tx:
+                self.store.set_flag(tx, RECONNECT_FLAG, {"pending": False}, self.store.last_seq())
+            await self.supervisor.manual_reconnect()
+            self._publish_link()
+
+    def _publish_link(self) -> None:
+        info = self.supervisor.info()
+        value = {"mode": str(info.mode), "state": str(info.state), "account": _mask(info.account), "port": info.port,
+                 "attempts": info.attempts, "detail": info.detail, "at": self.clock.now().isoformat(timespec="seconds")}
+        if self.store.flag(LINK_FLAG) != value:
+            with self.store.transaction() as tx:
+                self.store.set_flag(tx, LINK_FLAG, value, self.store.last_seq())
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def link_state(self) -> str:
+        info = self.supervisor.info()
+        text = f"{info.state}"
+        if info.account:
+            text += f" ({_mask(info.account)}" + (f", port {info.port})" if info.port else ")")
+        return text + (f" — {info.detail}" if info.detail else "")
+
+    def _require_link(self) -> None:
+        if self.supervisor.state is not LinkState.CONNECTED:
+            raise BrokerUnavailable(f"the broker link is {self.supervisor.state}"
+                                    + (f": {self.supervisor.detail}" if self.supervisor.detail else ""))
+
+    async def account(self) -> AccountSnapshot:
+        self._require_link()
+        return await self.broker.account()
+
+    async def positions(self) -> list[Position]:
+        self._require_link()
+        return await self.broker.positions()
+
+    async def open_orders(self) -> list[Order]:
+        self._require_link()
+        return await self.broker.open_orders()
+
+    async def summaries(self) -> dict[str, str]:
+        """One-line facts for `status`; never raises (the link may be down)."""
+        if self.supervisor.state is not LinkState.CONNECTED:
+            return {"positions": "unknown (link down)", "orders": "unknown (link down)"}
+        try:
+            positions = await self.broker.positions()
+            orders = await self.broker.open_orders()
+        except BrokerError as exc:
+            return {"positions": f"unknown ({exc})", "orders": f"unknown ({exc})"}
+        return {
+            "positions": ", ".join(f"{p.pair} {p.quantity:+,d}" for p in positions) or "none",
+            "orders": f"{len(orders)} working" if orders else "none",
+        }
+
+    # -- risk-reducing actions --------------------------------------------------------------------
+
+    async def cancel(self, order_id: str, *, reason: str) -> Order:
+        self._require_link()
+        order = await self.broker.cancel(order_id)
+        self.store.append("ORDER", {"event": "cancel", "order": order_id, "ref": order.ref, "state": str(order.state),
+                                    "reason": reason})
+        return order
+
+    async def cancel_all_working_orders(self, *, reason: str) -> str:
+        """For halt: cancel every working order; a down link is reported, not raised."""
+        if self.supervisor.state is not LinkState.CONNECTED:
+            return f"none: the broker link is {self.supervisor.state}; cancel at the broker (RB-004)"
+        cancelled, failed = [], []
+        for order in await self.broker.open_orders():
+            try:
+                await self.broker.cancel(order.order_id)
+                cancelled.append(order.order_id)
+            except BrokerError as exc:
+                failed.append(f"{order.order_id} ({exc})")
+        self.store.append("ORDER", {"event": "cancel_all", "reason": reason, "cancelled": cancelled, "failed": failed})
+        text = ", ".join(cancelled) if cancelled else "none were working"
+        return text + (f"; could not cancel: {', '.join(failed)}" if failed else "")
+
+    # -- reconciliation ---------------------------------------------------------------------------
+
+    async def reconcile(self, *, trigger: str) -> Reconciliation:
+        self._require_link()
+        positions = await self.broker.positions()
+        orders = await self.broker.open_orders()
+        records = await asyncio.to_thread(self.lifecycle.all)
+        result = compare(records, positions, orders, {r.id for r in records})
+        self.last_reconciliation = result
+        payload = {"trigger": trigger, "drift": result.drift, "differences": [d.describe() for d in result.differences],
+                   "positions_checked": result.positions_checked, "orders_checked": result.orders_checked}
+        if not result.drift:
+            self.store.append("RECONCILIATION", payload)
+            return result
+        with self.store.transaction() as tx:
+            bead = self.store.append("RECONCILIATION", payload, conn=tx)
+            reason = f"reconciliation drift ({len(result.differences)} difference(s)), bead {bead.seq}"
+            halt = self.store.append("HALT", {"event": "on", "reason": reason, "by": "reconciliation"}, conn=tx)
+            self.store.set_flag(tx, HALT_FLAG, {"on": True, "reason": reason,
+                                                "at": self.clock.now().isoformat(timespec="milliseconds"),
+                                                "bead": halt.seq}, halt.seq)
+        self.alerts.raise_alert(Alert("RECONCILIATION_DRIFT", reason,
+                                      {f"difference {n}": d.describe() for n, d in enumerate(result.differences, 1)}))
+        return result
+
+    # -- the order path ---------------------------------------------------------------------------
+
+    async def submit(self, request: OrderRequest | BracketRequest, *, approval: Any = None) -> list[Order]:
+        """halt → mode lock → mode/account/port → approval → pacing → submit (idempotent by ref)."""
+        # INV: nothing reaches the broker while the halt flag is on
+        halt = self.store.flag(HALT_FLAG)
+        if halt and halt.get("on"):
+            raise GuardViolation("halt", f"the halt flag is on ({halt.get('reason')}); nothing was sent")
+        self.mode_lock.check(self.settings.broker.mode)
+        self._require_link()
+        await self._check_gateway_now()
+        self.approval_hook(request, approval)
+        await self.pacer.acquire()
+        return await self._submit_once(request)
+
+    async def _check_gateway_now(self) -> None:
+        accounts = await self.broker.managed_accounts()
+        try:
+            check_link(self.mode, self.port if self.mode is not Mode.MOCK else None, accounts, self.configured_account)
+        except GuardViolation as exc:
+            self.store.append("GUARD", {"guard": exc.guard, "message": exc.message, "at": "order"})
+            self.alerts.raise_alert(Alert("ACCOUNT_MISMATCH", exc.message, {"guard": exc.guard}))
+            raise
+
+    async def _submit_once(self, request: OrderRequest | BracketRequest) -> list[Order]:
+        # INV: one reference, at most one order: a retry finds what an unclear failure may have sent
+        existing = await self.broker.orders_by_ref(request.ref)
+        if existing:
+            self.store.append("ORDER", {"event": "found_existing", "ref": request.ref,
+                                        "orders": [o.order_id for o in existing]}, intent_id=request.ref)
+            return existing
+        try:
+            if isinstance(request, BracketRequest):
+                orders = await self.broker.place_bracket(request)
+            else:
+                orders = [await self.broker.place_order(request)]
+        except BrokerUnavailable as exc:
+            self.store.append("ORDER", {"event": "unclear", "ref": request.ref, "error": str(exc)},
+                              intent_id=request.ref)
+            raise BrokerUnavailable(f"{exc}; the order may have reached the broker — a retry with the same "
+                                    "reference looks it up first and never sends a second") from exc
+        self.store.append("ORDER", {"event": "submitted", "ref": request.ref, "orders": [o.order_id for o in orders],
+                                    "pair": request.pair, "side": str(request.side), "units": request.quantity},
+                          intent_id=request.ref)
+        return orders
+
+
+def _mask(account: str | None) -> str | None:
+    if account is None or len(account) <= 5:
+        return account
+    return account[:3] + "*" * (len(account) - 5) + account[-2:]
+
+
+Waiter = Callable[[], Awaitable[None]]
