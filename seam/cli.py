@@ -24,7 +24,7 @@ from rich.table import Table
 
 from seam import __version__
 from seam.config import LoadedConfig, load_config, render_commented_yaml
-from seam.errors import ConfigError, IntentError, SeamError
+from seam.errors import ConfigError, GuardViolation, IntentError, SeamError
 from seam.paths import SeamPaths, write_atomic
 
 __all__ = ["main"]
@@ -306,6 +306,55 @@ def cmd_resume(args: argparse.Namespace) -> int:
         store.close()
 
 
+def cmd_broker_status(args: argparse.Namespace) -> int:
+    from seam.broker.guards import default_port
+    from seam.broker.service import LINK_FLAG
+    from seam.broker.types import Mode
+
+    paths = _paths(args)
+    _require_seam(paths)
+    config = _config(args, paths)
+    store = _store(paths, config)
+    try:
+        published = store.flag(LINK_FLAG)
+    finally:
+        store.close()
+    broker = config.settings.broker
+    mode = Mode(broker.mode)
+    account = config.secrets.ib_account
+    table = Table(title=f"broker — {paths.root}", show_header=False)
+    table.add_row("mode (configured)", mode.upper())
+    table.add_row("gateway", "in-process fake broker" if mode is Mode.MOCK
+                  else f"{broker.host}:{broker.port or default_port(mode)} (client id {broker.client_id})")
+    table.add_row("account (configured)", "from the gateway" if account is None else "set (SEAM_IB_ACCOUNT, redacted)")
+    table.add_row("live allowed", "yes (IBKR_ALLOW_LIVE=true)" if config.secrets.allow_live else "no")
+    if published:
+        table.add_row("link", f"{published['state']} — as the daemon published it at {published['at']}")
+        table.add_row("account (gateway)", str(published.get("account") or "-"))
+        if published.get("detail"):
+            table.add_row("detail", str(published["detail"]))
+    else:
+        table.add_row("link", "unknown: no daemon has published a link state (is `seam watch` running?)")
+    out.print(table)
+    return EXIT_OK
+
+
+def cmd_broker_reconnect(args: argparse.Namespace) -> int:
+    from seam.broker.service import RECONNECT_FLAG
+
+    paths = _paths(args)
+    _require_seam(paths)
+    store = _store(paths, _config(args, paths))
+    try:
+        with store.transaction() as tx:
+            bead = store.append("IBKR_SESSION", {"event": "RECONNECT_REQUESTED", "by": "console"}, conn=tx)
+            store.set_flag(tx, RECONNECT_FLAG, {"pending": True}, bead.seq)
+    finally:
+        store.close()
+    out.print("Reconnect requested; the running daemon acts on it within a second (see `seam broker status`).")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from seam.demo import run_demo
 
@@ -377,6 +426,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sources", action="store_true", help="also where each value came from")
     p.set_defaults(func=cmd_config_show)
 
+    broker = sub.add_parser("broker", parents=[common], help="the broker link")
+    broker_sub = broker.add_subparsers(dest="broker_command", metavar="ACTION", required=True)
+    p = broker_sub.add_parser("status", parents=[common], help="mode, account, port and link state")
+    p.set_defaults(func=cmd_broker_status)
+    p = broker_sub.add_parser("reconnect", parents=[common],
+                              help="ask the running daemon to reconnect now (after an escalation, RB-001)")
+    p.set_defaults(func=cmd_broker_reconnect)
+
     p = sub.add_parser("resume", parents=[common], help="clear the halt flag (a person at a terminal only)")
     p.add_argument("--note", help="why, recorded in the HALT bead")
     p.set_defaults(func=cmd_resume)
@@ -396,6 +453,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except ConfigError as exc:
         err.print(f"seam: configuration error: {exc}")
+        return EXIT_USAGE
+    except GuardViolation as exc:  # a safety rule refused to start or act: the operator must change something
+        err.print(f"seam: refused by the {exc.guard} guard: {exc.message}")
         return EXIT_USAGE
     except SeamError as exc:
         err.print(f"seam: {exc}")

@@ -72,6 +72,13 @@ class BrokerSettings(_Section):
     host: str = Field("127.0.0.1", description="IB Gateway host (paper/live).")
     port: int | None = Field(None, ge=1, le=65535, description="IB Gateway port; default 4002 paper, 4001 live.")
     client_id: int = Field(1, ge=0, le=999_999, description="IB API client id.")
+    connect_timeout_seconds: float = Field(5.0, gt=0, le=120, description="Time limit of one connection attempt.")
+    backoff_seconds: list[float] = Field(default_factory=lambda: [5.0, 15.0, 45.0], min_length=1, max_length=10,
+                                         description="Waits before each reconnect attempt; then escalate (RB-001).")
+    reconcile_minutes: float = Field(10.0, gt=0, le=1440, description="Reconcile with the broker this often.")
+    stall_minutes: float = Field(5.0, gt=0, le=1440,
+                                 description="A position the broker owes an update for this long is STALLED.")
+    orders_per_second: float = Field(5.0, gt=0, le=45, description="Order pacing (IB allows 50 messages/s).")
 
 
 class PairSettings(_Section):
@@ -181,6 +188,8 @@ def _file_values(path: Path) -> dict[str, Any]:
     try:
         data = load_yaml(decode_text(path.read_bytes()), max_depth=8)
     except YamlProblem as exc:
+        if exc.path:  # e.g. a duplicate key: name the setting, like every other config error
+            raise ConfigError(exc.path, f"{exc} [from file ({path.name})]") from None
         raise ConfigError(path.name, str(exc)) from None
     if data is None:
         return {}
@@ -218,8 +227,11 @@ def _env_values(env: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
 def load_config(paths: SeamPaths, *, env: Mapping[str, str] | None = None,
                 cli: Mapping[str, Any] | None = None) -> LoadedConfig:
     """Merge the layers, validate, and return settings with the source of every value."""
+    process_env = os.environ if env is None else env
     environ = dict(read_env_file(paths.env_file))
-    environ.update(os.environ if env is None else env)
+    # a value the process environment does not override came from .env; say so in --sources
+    dotenv_only = {name for name in environ if name not in process_env}
+    environ.update(process_env)
     tree: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for dotted, value in _file_values(paths.config_file).items():
@@ -227,7 +239,7 @@ def load_config(paths: SeamPaths, *, env: Mapping[str, str] | None = None,
         sources[dotted] = f"file ({paths.config_file.name})"
     for dotted, (value, name) in _env_values(environ).items():
         _set_dotted(tree, dotted, value)
-        sources[dotted] = f"env ({name})"
+        sources[dotted] = _env_source(name, dotenv_only)
     for dotted, value in (cli or {}).items():
         if value is not None:
             _set_dotted(tree, dotted, value)
@@ -235,12 +247,12 @@ def load_config(paths: SeamPaths, *, env: Mapping[str, str] | None = None,
     try:
         settings = Settings.model_validate(tree)
     except ValidationError as exc:
-        first = problems_from(exc, allowed=_allowed_fields())[0]
+        first = problems_from(exc, allowed=_allowed_fields(), data=tree)[0]
         origin = _origin(first.path, sources)
         where = f" [from {origin}]" if origin else ""
         key, _, message = str(first).partition(": ")
         raise ConfigError(key, f"{message}{where}") from None
-    return LoadedConfig(settings, _secrets(environ, sources), sources)
+    return LoadedConfig(settings, _secrets(environ, sources, dotenv_only), sources)
 
 
 def _origin(path: str, sources: Mapping[str, str]) -> str | None:
@@ -252,18 +264,22 @@ def _origin(path: str, sources: Mapping[str, str]) -> str | None:
     return sources[below[0]] if below else None
 
 
-def _secrets(environ: Mapping[str, str], sources: dict[str, str]) -> Secrets:
+def _env_source(name: str, dotenv_only: set[str]) -> str:
+    return f".env ({name})" if name in dotenv_only else f"env ({name})"
+
+
+def _secrets(environ: Mapping[str, str], sources: dict[str, str], dotenv_only: set[str]) -> Secrets:
     values: dict[str, Any] = {}
     for name, env_name in SECRET_ENV.items():
         if environ.get(env_name):
             values[name] = environ[env_name]
-            sources[f"secrets.{name}"] = f"env ({env_name})"
+            sources[f"secrets.{name}"] = _env_source(env_name, dotenv_only)
     raw_live = environ.get(ALLOW_LIVE_ENV)
     if raw_live is not None:
         if raw_live.strip().lower() not in ("true", "false", ""):
             raise ConfigError(ALLOW_LIVE_ENV, f"must be true or false (got {raw_live!r})")
         values["allow_live"] = raw_live.strip().lower() == "true"
-        sources["secrets.allow_live"] = f"env ({ALLOW_LIVE_ENV})"
+        sources["secrets.allow_live"] = _env_source(ALLOW_LIVE_ENV, dotenv_only)
     return Secrets(**values)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -90,10 +90,10 @@ def _message(err: dict[str, Any], allowed: Iterable[str]) -> str:
         if " or " not in expected:  # a single allowed value, e.g. `seam: 1`
             return f"must be {expected} (got {_yaml_type(value)} {_shown(value)})"
         return f"must be one of {expected} (got {_shown(value)})"
-    if kind == "union_tag_invalid":
+    if kind == "union_tag_invalid":  # reported at the tag field itself (see problems_from)
         return f"must be one of {ctx.get('expected_tags', '?')} (got {_shown(ctx.get('tag'))})"
     if kind == "union_tag_not_found":
-        return f"needs the field {ctx.get('discriminator', '?')}"
+        return "is required"
     if kind == "string_pattern_mismatch":
         words = _PATTERN_WORDS.get(str(ctx.get("pattern")), f"the form {ctx.get('pattern')}")
         return f"must be {words} (got {_shown(value)})"
@@ -116,18 +116,60 @@ def _message(err: dict[str, Any], allowed: Iterable[str]) -> str:
     return message[0].lower() + message[1:] if message else "is not valid"
 
 
-def problems_from(exc: ValidationError, *, prefix: str = "", allowed: dict[str, Iterable[str]] | None = None,
-                  drop_tag: set[str] | None = None) -> list[Problem]:
-    """One Problem per pydantic error. `allowed` maps a path to the field names valid there."""
-    problems: list[Problem] = []
+_ABSENT = object()
+
+
+def _data_path(loc: list[int | str], data: Any, keep_last_absent: bool) -> list[int | str]:
+    """The part of a pydantic location that names places in the data.
+
+    A plain union (`str | int | float`) adds one location entry per member it tried ('str', 'int',
+    'list[...]'); those are not in the data and would read like fields (`payload.params.a.str`).
+    """
+    kept: list[int | str] = []
+    node = data
+    for index, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif not (keep_last_absent and index == len(loc) - 1):
+            continue  # a union member's name, or pydantic's "[key]" marker
+        kept.append(part)
+    return kept
+
+
+def _join_or(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _merged(errors: list[dict[str, Any]], names: Iterable[str]) -> str:
+    """One message for one path: the union members' type errors become 'must be X, Y or Z (got ...)'."""
+    if len(errors) > 1 and all(e["type"] in _TYPE_WORDS for e in errors):
+        words = list(dict.fromkeys(_TYPE_WORDS[e["type"]] for e in errors))
+        value = errors[0].get("input")
+        got = "nothing" if value is None else f"{_yaml_type(value)} {_shown(value)}"
+        return f"must be {_join_or(words)} (got {got})"
+    return "; or ".join(dict.fromkeys(_message(e, names) for e in errors))
+
+
+def problems_from(exc: ValidationError, *, prefix: str = "", allowed: Mapping[str, Iterable[str]] | None = None,
+                  drop_tag: set[str] | None = None, data: Any = _ABSENT) -> list[Problem]:
+    """One Problem per field path. `allowed` maps a path to the field names valid there; `data` is the
+    validated input, used to keep union members' names out of the paths."""
+    grouped: dict[str, list[Any]] = {}
     for err in exc.errors(include_url=False):
         loc = list(err["loc"])
         if drop_tag and loc and loc[0] in drop_tag:
             loc = loc[1:]  # a discriminated union puts its tag first; the reader wants the field
-        if err["type"] == "extra_forbidden":
-            parent = format_path(loc[:-1], prefix)
-            names = (allowed or {}).get(parent, ())
-        else:
-            names = ()
-        problems.append(Problem(format_path(loc, prefix), _message(err, names)))
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            # pydantic reports a bad or missing tag at the union; the reader wants the tag's own field
+            loc.append(str((err.get("ctx") or {}).get("discriminator", "")).strip("'\""))
+        if data is not _ABSENT:
+            loc = _data_path(loc, data, keep_last_absent=err["type"] in ("missing", "union_tag_not_found"))
+        grouped.setdefault(format_path(loc, prefix), []).append(err)
+    problems: list[Problem] = []
+    for path, errors in grouped.items():
+        parent = path.rsplit(".", 1)[0] if "." in path else ""
+        names = (allowed or {}).get(parent, ()) if errors[0]["type"] == "extra_forbidden" else ()
+        problems.append(Problem(path, _merged(errors, names)))
     return problems

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -131,7 +131,7 @@ def validate_document(document: dict[str, Any], data: bytes, ctx: CheckContext) 
     try:
         envelope: Envelope = _validate_json_like(_ENVELOPE, document)
     except ValidationError as exc:
-        problems.extend(problems_from(exc, allowed={"": list(Envelope.model_fields)}))
+        problems.extend(problems_from(exc, allowed={"": list(Envelope.model_fields)}, data=document))
         # the payload is still checked when the kind is known, so the author sees everything at once
         kind = document.get("kind")
         if isinstance(kind, str) and kind in Kind.__members__.values() and isinstance(document.get("payload"), dict):
@@ -142,7 +142,7 @@ def validate_document(document: dict[str, Any], data: bytes, ctx: CheckContext) 
     try:
         payload = _validate_json_like(_PAYLOAD_ADAPTERS[envelope.kind], envelope.payload)
     except ValidationError as exc:
-        raise IntentError(_payload_problems_from(envelope.kind, exc)) from None
+        raise IntentError(_payload_problems_from(envelope.kind, exc, envelope.payload)) from None
     intent = ValidIntent(envelope, payload, intent_hash(envelope, payload), raw_sha256(data))
     for check in SEMANTIC_CHECKS.get(None, []) + SEMANTIC_CHECKS.get(envelope.kind, []):
         check(intent, ctx)
@@ -151,20 +151,22 @@ def validate_document(document: dict[str, Any], data: bytes, ctx: CheckContext) 
 
 def _allowed_payload_fields(kind: Kind) -> dict[str, list[str]]:
     model = KIND_MODELS[kind]
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return {"payload": list(model.model_fields)}
-    return {}
+    if get_origin(model) is Annotated:  # a discriminated union: the fields of every variant
+        model = get_args(model)[0]
+    members = [m for m in (get_args(model) or (model,)) if isinstance(m, type) and issubclass(m, BaseModel)]
+    return {"payload": sorted({name for m in members for name in m.model_fields})} if members else {}
 
 
-def _payload_problems_from(kind: Kind, exc: ValidationError) -> list[Problem]:
-    return problems_from(exc, prefix="payload", allowed=_allowed_payload_fields(kind), drop_tag=_TAGS.get(kind))
+def _payload_problems_from(kind: Kind, exc: ValidationError, payload: dict[str, Any]) -> list[Problem]:
+    return problems_from(exc, prefix="payload", allowed=_allowed_payload_fields(kind), drop_tag=_TAGS.get(kind),
+                         data=payload)
 
 
 def _payload_problems(kind: Kind, payload: dict[str, Any]) -> list[Problem]:
     try:
         _validate_json_like(_PAYLOAD_ADAPTERS[kind], payload)
     except ValidationError as exc:
-        return _payload_problems_from(kind, exc)
+        return _payload_problems_from(kind, exc, payload)
     return []
 
 
@@ -186,7 +188,8 @@ def best_effort_id(data: bytes, max_bytes: int, max_depth: int) -> str | None:
     except IntentError:
         return None
     value = document.get("id")
-    return value if isinstance(value, str) and _ID_RE.match(value) else None
+    # fullmatch: with match, `$` also matches before a final newline, and "abc\n.md" would be a response name
+    return value if isinstance(value, str) and _ID_RE.fullmatch(value) else None
 
 
 def safe_stem(name: str) -> str:

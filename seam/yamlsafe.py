@@ -33,10 +33,10 @@ __all__ = ["YamlProblem", "decode_text", "load_yaml"]
 try:  # the C parser is ~7x faster; the pure-Python one is a correct fallback
     from yaml._yaml import CParser as _Parser
 except ImportError:  # pragma: no cover - only where PyYAML was built without libyaml
+    from yaml.composer import Composer
     from yaml.parser import Parser as _ParserPy  # type: ignore[assignment]
     from yaml.reader import Reader
     from yaml.scanner import Scanner
-    from yaml.composer import Composer
 
     class _Parser(Reader, Scanner, _ParserPy, Composer):  # type: ignore[no-redef]
         def __init__(self, stream: str) -> None:

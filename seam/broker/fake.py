@@ -60,6 +60,7 @@ class FakeBroker:
         self._oca: dict[str, list[str]] = {}
         self.sent: list[OrderRequest | BracketRequest] = []  # what reached the "broker": tests count it
         self.fail_next: Callable[[], None] | None = None      # a fault to raise on the next placement
+        self.drop_after_next_order = False                     # book the next order, then lose the link
 
     # -- link -------------------------------------------------------------------------------------
 
@@ -123,6 +124,7 @@ class FakeBroker:
         order = self._new_order(request.ref, request.pair, request.side, request.quantity, request.order_type,
                                 request.limit_price, request.stop_price, OrderState.WORKING)
         self._match(order.pair)
+        self._maybe_drop()
         return self._orders[order.order_id]
 
     async def place_bracket(self, request: BracketRequest) -> list[Order]:
@@ -139,6 +141,7 @@ class FakeBroker:
         self._oca[target.order_id] = [stop.order_id]
         self._oca[stop.order_id] = [target.order_id]
         self._match(request.pair)
+        self._maybe_drop()
         return [self._orders[o.order_id] for o in (parent, target, stop)]
 
     async def cancel(self, order_id: str) -> Order:
@@ -149,6 +152,13 @@ class FakeBroker:
         if order.state.done:
             raise BrokerError(f"order {order_id} is already {order.state}")
         return self._update(order, state=OrderState.CANCELLED, reason="cancelled on request")
+
+    def _maybe_drop(self) -> None:
+        """The unclear failure: the broker booked the order, the acknowledgement never arrived."""
+        if self.drop_after_next_order:
+            self.drop_after_next_order = False
+            self._connected = False
+            raise BrokerUnavailable("the connection was lost after the order was sent")
 
     def _before_send(self, request: OrderRequest | BracketRequest) -> None:
         if request.pair not in self._mid:

@@ -75,17 +75,18 @@ class TokenBucket:
 
     async def acquire(self) -> float:
         """Take a token; returns how long it waited."""
-        waited = 0.0
-        while True:
-            now = self.clock.monotonic()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            if self._tokens >= 1:
-                self._tokens -= 1
-                return waited
-            delay = (1 - self._tokens) / self.rate
-            waited += delay
-            await self.sleep(delay)
+        now = self.clock.monotonic()
+        self._tokens = min(self.burst, self._tokens + max(0.0, now - self._last) * self.rate)
+        self._last = max(self._last, now)
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        delay = (1 - self._tokens) / self.rate
+        await self.sleep(delay)
+        # the token earned while waiting is spent now; the refill clock moves past the wait
+        self._tokens = 0.0
+        self._last = max(self._last + delay, self.clock.monotonic())
+        return delay
 
 
 class BrokerService:

@@ -57,19 +57,27 @@ if TYPE_CHECKING:
 __all__ = [
     "ACKNOWLEDGED",
     "BASE_CURRENCY",
+    "account_of",
     "account_snapshot",
+    "acknowledged",
     "bracket_orders",
+    "cancel_refusal",
+    "con_id",
     "fill_from_ib",
     "fx_contract",
+    "local_order_id",
     "normalize_pair",
     "order_error",
     "order_from_trade",
     "order_id_of",
+    "order_key",
     "order_state",
     "pair_of",
+    "parent_link",
     "perm_id_of",
     "position_from_ib",
     "quote_from_ticker",
+    "ref_of",
     "single_order",
 ]
 
@@ -98,9 +106,11 @@ _STATES: dict[str, OrderState] = {
 # Statuses that show IB has heard of the order (anything but the library's own "sent" marker).
 ACKNOWLEDGED = frozenset(status for status, state in _STATES.items() if state is not OrderState.PENDING)
 
-# 202 is IB's "Order Canceled" notice; the others refuse a cancel (already done, unknown id) and say
-# nothing about how the order ended.
-_NOT_REJECTIONS = frozenset({0, 202, 135, 161, 10147, 10148})
+# IB's answers that refuse a cancel (unknown id, already done, not cancellable): they say nothing about
+# how the order ended, though the library marks the order Cancelled when one arrives.
+_CANCEL_REFUSALS = frozenset({135, 161, 10147, 10148})
+# 202 is IB's "Order Canceled" notice.
+_NOT_REJECTIONS = frozenset({0, 202}) | _CANCEL_REFUSALS
 
 _ENDED = frozenset({"Cancelled", "ApiCancelled", "Inactive"})
 
@@ -199,11 +209,53 @@ def perm_id_of(trade: Trade) -> int:
     return int(trade.order.permId or trade.orderStatus.permId or 0)
 
 
+def local_order_id(key: tuple[int, int]) -> str:
+    """Our id for an order IB has not given a permId yet, from its (clientId, orderId)."""
+    return f"c{key[0]}o{key[1]}"
+
+
 def order_id_of(trade: Trade) -> str:
     perm_id = perm_id_of(trade)
     if perm_id:
         return str(perm_id)
-    return f"c{trade.order.clientId}o{trade.order.orderId}"
+    return local_order_id((trade.order.clientId, trade.order.orderId))
+
+
+def order_key(trade: Trade) -> tuple[int, int] | None:
+    """(clientId, orderId), the key IB links children by; None for orders that came back without one."""
+    order = trade.order
+    return (order.clientId, order.orderId) if order.orderId > 0 else None
+
+
+def parent_link(trade: Trade) -> int | tuple[int, int] | None:
+    """How this order names its parent: a permId (orders resent after a reconnect), a (clientId,
+    orderId) key (orders of this session), or None for an order without a parent."""
+    order = trade.order
+    if order.parentPermId:
+        return int(order.parentPermId)
+    if order.parentId:
+        return (order.clientId, order.parentId)
+    return None
+
+
+def ref_of(trade: Trade) -> str:
+    return trade.order.orderRef or ""
+
+
+def account_of(item: Trade | IBFill) -> str:
+    """The account an order or a fill belongs to; empty when IB left it out (single-account sessions)."""
+    if hasattr(item, "execution"):
+        return str(item.execution.acctNumber or "")
+    return str(item.order.account or "")
+
+
+def acknowledged(trade: Trade) -> bool:
+    """IB has answered for this order: accepted, refused or already done."""
+    return trade.orderStatus.status in ACKNOWLEDGED
+
+
+def con_id(contract: Contract | None) -> int:
+    return int(contract.conId) if contract is not None and contract.conId else 0
 
 
 def order_error(trade: Trade) -> tuple[int, str] | None:
@@ -213,6 +265,14 @@ def order_error(trade: Trade) -> tuple[int, str] | None:
         # Only the entry that ended the order counts: a warning on a live order is not a rejection.
         if entry.status in _ENDED and code not in _NOT_REJECTIONS:
             return code, _ib_text(entry.message)
+    return None
+
+
+def cancel_refusal(trade: Trade) -> tuple[int, str] | None:
+    """The (code, IB text) if IB refused to cancel this order; its real state is then unknown here."""
+    for entry in reversed(trade.log):
+        if int(entry.errorCode or 0) in _CANCEL_REFUSALS:
+            return int(entry.errorCode), _ib_text(entry.message)
     return None
 
 
@@ -287,7 +347,7 @@ def fill_from_ib(fill: IBFill) -> Fill:
     when = execution.time if execution.time.year > 1970 else fill.time
     return Fill(
         exec_id=execution.execId,
-        order_id=str(execution.permId) if execution.permId else f"c{execution.clientId}o{execution.orderId}",
+        order_id=str(execution.permId) if execution.permId else local_order_id((execution.clientId, execution.orderId)),
         ref=execution.orderRef or "",
         pair=pair_of(fill.contract),
         side=_SIDES[execution.side],
@@ -311,9 +371,7 @@ def position_from_ib(position: IBPosition) -> Position:
     )
 
 
-def account_snapshot(
-    account: str, values: Iterable[AccountValue], currency: str = BASE_CURRENCY
-) -> AccountSnapshot:
+def account_snapshot(account: str, values: Iterable[AccountValue], currency: str = BASE_CURRENCY) -> AccountSnapshot:
     """The snapshot from IB's account values (later rows win); ValueError if a money figure is missing."""
     rows: dict[str, str] = {}
     for value in values:
