@@ -44,7 +44,7 @@ class IntakeSettings(_Section):
     rescan_seconds: float = Field(2.0, gt=0, le=3600,
                                   description="Full rescan of incoming/ this often (events can be lost).")
     settle_seconds: float = Field(1.0, ge=0, le=300,
-                                  description="Where open-for-write cannot be detected: unchanged this long = complete.")
+                                  description="Where writers cannot be detected: unchanged this long = complete.")
     polling: bool = Field(False, description="Use the polling observer (network and synced folders).")
     polling_interval_seconds: float = Field(1.0, gt=0, le=60, description="Polling observer interval.")
 
@@ -124,7 +124,8 @@ class LoadedConfig:
                 for key, value in _flatten(self.settings.model_dump(mode="json")).items()]
         for name, env_name in SECRET_ENV.items():
             secret = getattr(self.secrets, name)
-            rows.append((f"secrets.{name}", _redact(secret), self.sources.get(f"secrets.{name}", f"unset ({env_name})")))
+            source = self.sources.get(f"secrets.{name}", f"unset ({env_name})")
+            rows.append((f"secrets.{name}", _redact(secret), source))
         rows.append(("secrets.allow_live", str(self.secrets.allow_live).lower(),
                      self.sources.get("secrets.allow_live", f"unset ({ALLOW_LIVE_ENV})")))
         return rows

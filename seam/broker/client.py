@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from seam.broker.types import AccountSnapshot, BracketRequest, Fill, LinkInfo, Mode, Order, OrderRequest, Position, Quote
+from seam.broker.types import (
+    AccountSnapshot,
+    BracketRequest,
+    Fill,
+    LinkInfo,
+    Mode,
+    Order,
+    OrderRequest,
+    Position,
+    Quote,
+)
 
 __all__ = ["BrokerClient", "OrderListener"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from seam.broker.types import Mode
 from seam.errors import GuardViolation
 
-__all__ = ["EXPECTED", "ModeLock", "check_link", "check_live_allowed", "default_port"]
+__all__ = ["EXPECTED", "ModeLock", "check_link", "check_live_allowed", "default_port", "mask_account"]
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,10 @@ def default_port(mode: Mode) -> int | None:
 def check_live_allowed(mode: Mode, allow_live: bool) -> None:
     # INV: LIVE only with IBKR_ALLOW_LIVE=true in the environment at start
     if mode is Mode.LIVE and not allow_live:
-        raise GuardViolation("live_not_allowed",
-                             "LIVE mode needs IBKR_ALLOW_LIVE=true in the environment at start; the daemon did not start")
+        raise GuardViolation(
+            "live_not_allowed",
+            "LIVE mode needs IBKR_ALLOW_LIVE=true in the environment at start; the daemon did not start",
+        )
 
 
 def check_link(mode: Mode, port: int | None, accounts: list[str], configured_account: str | None) -> str:
@@ -69,8 +71,15 @@ def _matches(account: str, prefix: str, mode: Mode) -> bool:
     return account.startswith(prefix)
 
 
+def mask_account(account: str | None) -> str | None:
+    """Account ids are secrets: shown as DU1***56."""
+    if account is None or len(account) <= 5:
+        return account
+    return account[:3] + "*" * (len(account) - 5) + account[-2:]
+
+
 def _mask(account: str) -> str:
-    return account[:3] + "*" * max(0, len(account) - 5) + account[-2:] if len(account) > 5 else account
+    return mask_account(account) or ""
 
 
 class ModeLock:

@@ -97,7 +97,7 @@ class IBError(BrokerError):
 class PacingViolation(IBError):
     """IB's error 100: the message rate went over IB's limit. Nothing was served; repeats can cost the session."""
 
-    what_to_do = "Retry with the same id after a second (runbook RB-008); lower broker.messages_per_second."
+    what_to_do = "Retry with the same id after a second (runbook RB-008)."
 
 
 def _ib_error(code: int, message: str, doing: str) -> IBError:

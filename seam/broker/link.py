@@ -19,6 +19,7 @@ from seam.alerts import Alert, AlertSink
 from seam.audit import BeadStore
 from seam.broker.client import BrokerClient
 from seam.broker.guards import check_link
+from seam.broker.guards import mask_account as _mask
 from seam.broker.types import LinkInfo, LinkState
 from seam.errors import BrokerUnavailable, GuardViolation
 
@@ -135,9 +136,3 @@ class LinkSupervisor:
         if self.on_connected is not None:
             await self.on_connected()
         return True
-
-
-def _mask(account: str | None) -> str | None:
-    if account is None or len(account) <= 5:
-        return account
-    return account[:3] + "*" * (len(account) - 5) + account[-2:]

@@ -43,7 +43,8 @@ def compare(ours: list[PositionRecord], broker_positions: list[Position], broker
             our_refs: set[str]) -> Reconciliation:
     expected: dict[str, int] = defaultdict(int)
     for record in ours:
-        if record.state in OPEN_AT_BROKER or (record.state.value == "STALLED" and record.stalled_from in OPEN_AT_BROKER):
+        stalled_open = record.state.value == "STALLED" and record.stalled_from in OPEN_AT_BROKER
+        if record.state in OPEN_AT_BROKER or stalled_open:
             filled = int(record.facts.get("filled_units", record.units))
             expected[record.pair] += filled if record.side == "BUY" else -filled
     actual: dict[str, int] = defaultdict(int)

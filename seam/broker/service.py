@@ -19,6 +19,7 @@ from seam.alerts import Alert, AlertSink
 from seam.audit import BeadStore
 from seam.broker.client import BrokerClient
 from seam.broker.guards import ModeLock, check_link, check_live_allowed, default_port
+from seam.broker.guards import mask_account as _mask
 from seam.broker.lifecycle import Lifecycle
 from seam.broker.link import LinkSupervisor, Sleep
 from seam.broker.reconcile import Reconciliation, compare
@@ -304,12 +305,6 @@ class BrokerService:
                                     "pair": request.pair, "side": str(request.side), "units": request.quantity},
                           intent_id=request.ref)
         return orders
-
-
-def _mask(account: str | None) -> str | None:
-    if account is None or len(account) <= 5:
-        return account
-    return account[:3] + "*" * (len(account) - 5) + account[-2:]
 
 
 Waiter = Callable[[], Awaitable[None]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from seam.broker.guards import mask_account
 from seam.broker.service import BrokerService
 from seam.errors import HandlerError
 from seam.handlers.base import HandlerContext
@@ -28,11 +29,13 @@ def _common(service: BrokerService) -> dict[str, Any]:
 async def handle_account(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
     service = _service(ctx)
     snapshot = await service.account()
-    rows = [("account", snapshot.account), ("currency", snapshot.currency),
+    rows = [("account", mask_account(snapshot.account)), ("currency", snapshot.currency),
             ("net liquidation", f"{snapshot.net_liquidation:,.2f}"), ("cash", f"{snapshot.cash:,.2f}"),
             ("buying power", f"{snapshot.buying_power:,.2f}"), ("unrealized P&L", f"{snapshot.unrealized_pnl:,.2f}"),
             ("realized P&L", f"{snapshot.realized_pnl:,.2f}")]
-    rows += sorted(snapshot.values.items())
+    # the account id is a secret wherever it appears (AccountCode, AccountOrGroup, ...)
+    rows += [(key, mask_account(value) if value == snapshot.account else value)
+             for key, value in sorted(snapshot.values.items())]
     return Outcome(Status.OK, "account", {**_common(service), "rows": rows})
 
 

@@ -73,7 +73,8 @@ def status_facts(ctx: HandlerContext, broker_facts: dict[str, str] | None = None
     last = ctx.store.last_seq()
     facts = broker_facts or {}
     published = ctx.store.flag("broker_link")
-    link = facts.get("link") or (f"{published['state']} (as published {published['at']})" if published else NO_BROKER_LINK)
+    as_published = f"{published['state']} (as published {published['at']})" if published else NO_BROKER_LINK
+    link = facts.get("link") or as_published
     return {
         "mode": ctx.settings.broker.mode.upper(),
         "broker_link": link,

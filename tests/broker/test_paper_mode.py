@@ -1,0 +1,97 @@
+"""`seam watch` in PAPER mode against the fake IB Gateway over real TCP, with the real IB client library.
+
+PAPER mode insists on port 4002, so each test binds its gateway to a loopback address of its own
+(127.x.y.z:4002) and parallel tests never collide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from mocks.fake_ib_gateway import FakeGateway
+from tests.conftest import DaemonProcess, drop, intent_text, make_seam, wait_for, wait_response
+
+
+class GatewayThread:
+    """The fake gateway on an event loop in a background thread; controls are called on that loop."""
+
+    def __init__(self, host: str, port: int, account: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.gateway = FakeGateway(host=host, port=port, accounts=[account], seed=3)
+
+    def __enter__(self) -> GatewayThread:
+        self.thread.start()
+        self.call_async(self.gateway.start())
+        return self
+
+    def call_async(self, coro):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    def call(self, fn, *args):  # type: ignore[no-untyped-def]
+        async def run():  # type: ignore[no-untyped-def]
+            return fn(*args)
+
+        return self.call_async(run())
+
+    def __exit__(self, *exc: object) -> None:
+        self.call_async(self.gateway.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
+def _loopback() -> str:
+    raw = os.urandom(3)
+    return f"127.{raw[0] % 250 + 2}.{raw[1]}.{raw[2] % 250 + 2}"
+
+
+@pytest.fixture
+def paper_gateway() -> Iterator[GatewayThread]:
+    with GatewayThread(_loopback(), 4002, "DU123456") as gateway:
+        yield gateway
+
+
+def test_watch_in_paper_mode_answers_account_and_positions_from_the_gateway(tmp_path, paper_gateway):
+    paths = make_seam(tmp_path / "paper")
+    paper_gateway.call(paper_gateway.gateway.inject_position, "DU123456", "GBPUSD", 20_000, 1.2600)
+    env = {"SEAM_BROKER__MODE": "paper", "SEAM_BROKER__HOST": paper_gateway.gateway.host,
+           "SEAM_BROKER__RECONCILE_MINUTES": "600"}
+    daemon = DaemonProcess(paths, env=env)
+    try:
+        drop(paths, "a.yaml", intent_text("paper-account", "account"))
+        drop(paths, "p.yaml", intent_text("paper-positions", "positions"))
+        account = wait_response(paths, "paper-account", timeout=15)
+        positions = wait_response(paths, "paper-positions", timeout=15)
+    finally:
+        daemon.stop()
+    assert account["status"] == "ok", account["body"]
+    assert "DU1***56" in account["body"] and "DU123456" not in account["body"]
+    assert "net liquidation" in account["body"] and "PAPER" in account["body"]
+    assert positions["status"] == "ok", positions["body"]
+    assert "| GBPUSD | +20,000 |" in positions["body"]
+    assert "connect" in daemon.output().lower() or "watching" in daemon.output()
+
+
+def test_a_paper_daemon_refuses_a_gateway_logged_in_to_a_live_account(tmp_path):
+    with GatewayThread(_loopback(), 4002, "U7654321") as gateway:
+        paths = make_seam(tmp_path / "wrong")
+        env = {"SEAM_BROKER__MODE": "paper", "SEAM_BROKER__HOST": gateway.gateway.host,
+               "SEAM_BROKER__BACKOFF_SECONDS": "[60]"}
+        daemon = DaemonProcess(paths, env=env)
+        try:
+            drop(paths, "a.yaml", intent_text("wrong-account", "account"))
+            front = wait_response(paths, "wrong-account", timeout=15)
+            alerts = wait_for(lambda: list((paths.responses / "alerts").glob("*ACCOUNT_MISMATCH.md")), 10,
+                              what="the CRITICAL alert file")
+        finally:
+            daemon.stop()
+    assert front["status"] == "failed"
+    assert "a paper account (DU...)" in front["body"]
+    assert "CRITICAL" in alerts[0].read_text()
+    assert gateway.gateway.orders_received == []
