@@ -95,3 +95,49 @@ def test_a_paper_daemon_refuses_a_gateway_logged_in_to_a_live_account(tmp_path):
     assert "a paper account (DU...)" in front["body"]
     assert "CRITICAL" in alerts[0].read_text()
     assert gateway.gateway.orders_received == []
+
+
+def test_through_the_gateway_an_order_lost_in_flight_is_found_by_reference_not_sent_again(tmp_path, paper_gateway):
+    from seam.audit import BeadStore
+    from seam.broker.ib import IBBroker
+    from seam.broker.service import BrokerService
+    from seam.broker.types import Mode, OrderRequest, OrderType, Side
+    from seam.clock import SystemClock
+    from seam.config import Secrets, Settings
+    from seam.errors import BrokerUnavailable
+
+    paths = make_seam(tmp_path / "dup")
+    store = BeadStore(paths.db)
+    host = paper_gateway.gateway.host
+    settings = Settings.model_validate({"broker": {"mode": "paper", "host": host, "reconcile_minutes": 600}})
+    request = OrderRequest("prop-77", "EURUSD", Side.BUY, 10_000, OrderType.LIMIT, limit_price=1.0000)
+
+    async def scenario() -> None:
+        holder: list[BrokerService] = []
+        broker = IBBroker(mode=Mode.PAPER, host=host, port=4002, client_id=7, account=None, timeout=3,
+                          on_disconnect=lambda reason: holder[0].connection_lost(reason) if holder else None)
+        service = BrokerService(broker, settings=settings, secrets=Secrets(), store=store, paths=paths,
+                                clock=SystemClock(), approval_hook=lambda request, approval: None)
+        holder.append(service)
+        await service.start(timers=False)
+        service.lifecycle.open("prop-77", "EURUSD", "BUY", 10_000)
+        paper_gateway.call(paper_gateway.gateway.drop_after_next_order)
+        try:
+            await service.submit(request)
+        except BrokerUnavailable:
+            pass
+        else:
+            raise AssertionError("the dropped connection was not reported")
+        assert await service.supervisor.manual_reconnect()
+        orders = await service.submit(request)
+        assert [o.ref for o in orders] == ["prop-77"]
+        await service.stop()
+
+    try:
+        asyncio.run(asyncio.wait_for(scenario(), 20))
+        refs = paper_gateway.call(paper_gateway.gateway.order_refs)
+        assert refs.count("prop-77") == 1, refs
+        events = [b.payload["event"] for b in store.beads(type_="ORDER")]
+        assert events == ["unclear", "found_existing"]
+    finally:
+        store.close()
