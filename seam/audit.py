@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS ledger (
     bead INTEGER,
     updated_at TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS ledger_status ON ledger(status);
 CREATE TABLE IF NOT EXISTS flags (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL,

@@ -81,6 +81,19 @@ class BrokerSettings(_Section):
     orders_per_second: float = Field(5.0, gt=0, le=45, description="Order pacing (IB allows 50 messages/s).")
 
 
+class ApprovalSettings(_Section):
+    code_ttl_seconds: int = Field(300, ge=30, le=3600, description="An approval code expires after this long.")
+    max_tries: int = Field(3, ge=1, le=10, description="Wrong codes before a proposal locks.")
+    stale_minutes: float = Field(15.0, gt=0, le=240,
+                                 description="A proposal older than this is refused at approval (STATE_CONFLICT).")
+    strict: bool = Field(False, description="Codes go to Telegram only; the console never shows them.")
+
+
+class RiskSettings(_Section):
+    max_units_per_order: int = Field(200_000, ge=1000, le=10_000_000, description="Cap on one order's size.")
+    max_total_open_risk_usd: float = Field(3000.0, gt=0, description="Cap on the summed stop-loss risk of open trades.")
+
+
 class PairSettings(_Section):
     active: list[Pair] = Field(default_factory=lambda: [Pair.EURUSD], min_length=1,
                                description="Pairs signals may trade (all six are capable).")
@@ -97,6 +110,8 @@ class Settings(_Section):
     beads: BeadSettings = Field(default_factory=BeadSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     pairs: PairSettings = Field(default_factory=PairSettings)
+    approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     def timeout_for(self, kind: Kind) -> float:

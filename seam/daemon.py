@@ -267,8 +267,7 @@ class Daemon:
         while True:
             job = await next_job()
             try:
-                if job is not None:
-                    await self._process(job, lane)
+                await self._process(job, lane)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the one broad except: one intent never stops the daemon
@@ -276,23 +275,36 @@ class Daemon:
             finally:
                 self._track(-1)
 
-    async def _normal_job(self) -> Path | None:
+    async def _normal_job(self) -> tuple[Path | None, str]:
         item = await self._normal.get()
         if os.sep in item:  # already claimed (adopted at start-up)
-            return Path(item)
+            return Path(item), ""
         self._queued.discard(item)
-        return await self._in("normal", self.claimant.claim, self.paths.incoming / item)
+        return None, item
 
-    async def _priority_job(self) -> Path:
-        return await self._priority.get()
+    async def _priority_job(self) -> tuple[Path | None, str]:
+        return await self._priority.get(), ""
 
-    async def _process(self, claimed: Path, lane: str) -> None:
+    def _claim_and_prepare(self, claimed: Path | None, name: str, started: float) -> Prepared | None:
+        """One trip to the thread pool: claim (unless already claimed), then read, validate, decide."""
+        if claimed is None:
+            claimed = self.claimant.claim(self.paths.incoming / name)
+            if claimed is None:
+                return None  # another daemon won the rename
+        return self.pipeline.prepare(claimed, started=started)
+
+    async def _process(self, job: tuple[Path | None, str], lane: str) -> None:
         started = time.perf_counter()
-        prepared: Prepared = await self._in(lane, self.pipeline.prepare, claimed, started=started)
+        claimed, name = job
+        prepared = await self._in(lane, self._claim_and_prepare, claimed, name, started)
+        if prepared is None:
+            return
         while prepared.decision is Decision.DEFER:  # another live daemon is running this very intent
             await asyncio.sleep(DEFER_SECONDS)
-            prepared = await self._in(lane, self.pipeline.prepare, claimed, started=started)
-        outcome = await self.pipeline.handle(prepared) if prepared.decision is Decision.RUN else None
+            assert prepared.claimed is not None
+            prepared = await self._in(lane, self.pipeline.prepare, prepared.claimed, started=started)
+        outcome = (await self.pipeline.handle(prepared, self._pools[lane])
+                   if prepared.decision is Decision.RUN else None)
         finished = await self._in(lane, self.pipeline.finish, prepared, outcome)
         self.summary.add(finished)
         logger.info("intent %s kind=%s status=%s ms=%.1f%s", finished.key, finished.kind or "-",

@@ -13,11 +13,13 @@ seam never run the same intent twice:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import logging
 import os
 import stat
 import time
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
@@ -183,12 +185,13 @@ class Pipeline:
 
     # -- handle -----------------------------------------------------------------------------------
 
-    async def handle(self, p: Prepared) -> Outcome:
+    async def handle(self, p: Prepared, pool: Executor | None = None) -> Outcome:
         assert p.intent is not None
         route = self.registry.route(p.intent.kind)
         limit = self.settings.timeout_for(p.intent.kind)
+        context = dataclasses.replace(self.context, pool=pool) if pool is not None else self.context
         try:
-            return await asyncio.wait_for(route.handler(self.context, p.intent), timeout=limit)
+            return await asyncio.wait_for(route.handler(context, p.intent), timeout=limit)
         except TimeoutError:
             exc = HandlerTimeout(f"the {p.intent.kind} handler did not finish within {limit:g} s and was stopped")
             return self.failed(exc)

@@ -45,7 +45,7 @@ def clear_halt(ctx: HandlerContext, *, by: str, note: str) -> bool:
 async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
     broker = ctx.services.get("broker")
     # the flag goes on first: from this instant no capital action can pass the order path
-    value, was_halted = await asyncio.to_thread(
+    value, was_halted = await ctx.blocking(
         set_halt, ctx, intent.payload.reason, intent_id=intent.id, session_id=intent.envelope.session_id,
         cancelled="pending",
     )
