@@ -13,6 +13,7 @@ coroutines on this one event loop and run under their kind's time limit.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import re
@@ -45,6 +46,8 @@ T = TypeVar("T")
 PRIORITY_WORKERS = 2
 RECHECK_SECONDS = 0.1   # how often files still being written are looked at again
 DEFER_SECONDS = 0.05    # wait before asking again about an id another live daemon is handling
+INTAKE_CHUNK = 32       # names looked at per intake round (see _intake_loop)
+BLOCKING_THREADS = 3    # threads for the normal lane's blocking steps (file IO, SQLite)
 
 ObserverFactory = Callable[[Path, Callable[[str | None], None]], BaseObserver]
 
@@ -119,7 +122,10 @@ class Daemon:
         self._pools = {
             "intake": ThreadPoolExecutor(1, thread_name_prefix="seam-intake"),
             "priority": ThreadPoolExecutor(PRIORITY_WORKERS, thread_name_prefix="seam-halt"),
-            "normal": ThreadPoolExecutor(concurrency, thread_name_prefix="seam-worker"),
+            # Handlers are coroutines: `concurrency` of them run at once on the loop. The blocking steps
+            # around them need few threads, and every extra thread competes for the GIL with the
+            # observer and the halt lane (measured: 2 threads move a burst as fast as 8).
+            "normal": ThreadPoolExecutor(min(concurrency, BLOCKING_THREADS), thread_name_prefix="seam-worker"),
         }
         self._hints: asyncio.Queue[str | None] = asyncio.Queue()
         self._normal: asyncio.Queue[str] = asyncio.Queue()
@@ -171,8 +177,21 @@ class Daemon:
     # -- intake -----------------------------------------------------------------------------------
 
     def _start_observer(self, loop: asyncio.AbstractEventLoop) -> BaseObserver:
+        box: collections.deque[str | None] = collections.deque()
+        woken = threading.Event()
+
+        def flush() -> None:
+            woken.clear()
+            while box:
+                self._hints.put_nowait(box.popleft())
+
         def hint(name: str | None) -> None:
-            loop.call_soon_threadsafe(self._hints.put_nowait, name)
+            # Called on the observer's thread for every event: one cheap append, and at most one
+            # wake-up of the loop per batch, so the observer keeps up with bursts.
+            box.append(name)
+            if not woken.is_set():
+                woken.set()
+                loop.call_soon_threadsafe(flush)
 
         if self._observer_factory is not None:
             observer = self._observer_factory(self.paths.incoming, hint)
@@ -183,13 +202,36 @@ class Daemon:
         return observer
 
     async def _intake_loop(self) -> None:
+        """Look at hinted names in small chunks, newest arrivals first.
+
+        Each round takes the newest CHUNK names that arrived since the last round, plus up to CHUNK
+        older ones still waiting (in arrival order). So a halt written behind a burst of thousands of
+        files is looked at (and its priority seen) within one round of its arrival, and the older
+        ones are still all looked at.
+        """
+        waiting: dict[str, None] = {}  # ordered set of older names not yet looked at
         while True:
-            first = await self._hints.get()
-            names = {first}
+            if not waiting:
+                waiting[await self._hints_get()] = None
+            fresh: dict[str, None] = {}
             while not self._hints.empty():
-                names.add(self._hints.get_nowait())
-            names.discard(None)
-            await self._consider([n for n in names if n is not None])
+                name = self._hints.get_nowait()
+                if name is not None and name not in waiting:
+                    fresh[name] = None
+            arrivals = list(fresh)
+            batch = arrivals[-INTAKE_CHUNK:]  # the newest: a halt dropped behind a burst is among them
+            for name in arrivals[:-INTAKE_CHUNK]:
+                waiting[name] = None
+            for name in list(waiting)[:INTAKE_CHUNK]:
+                del waiting[name]
+                batch.append(name)
+            await self._consider(batch)
+
+    async def _hints_get(self) -> str:
+        while True:
+            name = await self._hints.get()
+            if name is not None:
+                return name
 
     async def _timers(self) -> None:
         """Recheck files being written often; rescan the folder and adopt orphans now and then."""
@@ -209,11 +251,14 @@ class Daemon:
         await self._consider(names)
 
     def _list_incoming(self) -> list[str]:
+        """Names in incoming/ not already queued, oldest first. Only those are stat'ed: behind a
+        backlog of thousands the rescan stays a directory read, not thousands of stats."""
         try:
-            entries = sorted(os.scandir(self.paths.incoming), key=_arrival_order)
+            with os.scandir(self.paths.incoming) as listing:
+                entries = [e for e in listing if e.name not in self._queued and e.name not in self._ignored]
         except FileNotFoundError:
             return []
-        return [e.name for e in entries]
+        return [e.name for e in sorted(entries, key=_arrival_order)]
 
     async def _consider(self, names: list[str]) -> None:
         fresh = [n for n in names if n not in self._queued and is_candidate(n)]
@@ -231,6 +276,7 @@ class Daemon:
             elif readiness is Readiness.READY and self._priority_re.search(head):
                 claimed = await self._in("intake", self.claimant.claim, self.paths.incoming / name)
                 if claimed is not None:
+                    logger.debug("priority lane: claimed %s", name)
                     self._enqueue_claimed(claimed, priority=True)
             elif readiness in (Readiness.READY, Readiness.SYMLINK):
                 self._queued.add(name)

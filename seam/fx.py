@@ -178,11 +178,13 @@ def check_levels(direction: str, entry: float, stop: float, target: float) -> No
 
 
 def check_direction(direction: str) -> None:
+    """The direction is LONG or SHORT."""
     if direction not in ("LONG", "SHORT"):
         raise GeometryError(DIRECTION, f"the direction must be LONG or SHORT (got {direction!r})")
 
 
 def check_price(field: str, price: float) -> None:
+    """A level is a positive, finite price; `field` names it in the refusal."""
     if not (math.isfinite(price) and price > 0):
         name = field.rpartition(".")[2]
         raise GeometryError(field, f"the {name} must be a positive, finite price (got {price!r})")

@@ -351,24 +351,32 @@ class _Hints(FileSystemEventHandler):
             self.hint(os.path.basename(path))
 
 
-def _incoming_observer() -> BaseObserver:
-    """watchdog's inotify observer, asking the kernel only for what announces a new or finished file.
+def _incoming_observer(hint: Callable[[str | None], None], incoming: Path) -> BaseObserver | None:
+    """watchdog's inotify observer, tuned for one folder that is only ever a source of hints.
 
-    It leaves out IN_MOVED_FROM on purpose: watchdog holds every IN_MOVED_FROM for 0.5 s to pair it
-    with its IN_MOVED_TO, and its queue is first in, first out — so each claim (a rename out of
-    incoming/) would hold back every event behind it by half a second. A file renamed in still
-    arrives (IN_MOVED_TO, reported as created), and so does one written in place (IN_CLOSE_WRITE).
+    - It leaves out IN_MOVED_FROM: watchdog holds every IN_MOVED_FROM for 0.5 s to pair it with its
+      IN_MOVED_TO, and its queue is first in, first out — so each claim (a rename out of incoming/)
+      would hold back every later event by half a second. A file renamed in still arrives
+      (IN_MOVED_TO, reported as created), and so does one written in place (IN_CLOSE_WRITE).
+    - Its emitter hands each event straight to `hint` instead of the observer's queue, which scans
+      itself on every insertion: behind a burst of thousands of files a halt's event waited there
+      for half a second.
+    Returns None where inotify is not available (the platform's own observer is used instead).
     """
     try:
         from watchdog.observers.inotify import InotifyEmitter, InotifyObserver
         from watchdog.observers.inotify_c import InotifyConstants as C
         from watchdog.observers.inotify_c import InotifyFD
-    except (ImportError, OSError):  # not Linux: the platform's own observer
-        return Observer()
+    except (ImportError, OSError):
+        return None
+    hints = _Hints(incoming, hint)
 
     class IncomingEmitter(InotifyEmitter):
         def get_event_mask_from_filter(self) -> Any:
             return C.IN_CREATE | C.IN_MOVED_TO | C.IN_CLOSE_WRITE | C.IN_MODIFY | C.IN_DELETE_SELF
+
+        def queue_event(self, event: FileSystemEvent) -> None:
+            hints.on_any_event(event)
 
     class IncomingObserver(InotifyObserver):
         def __init__(self) -> None:
@@ -381,7 +389,9 @@ def _incoming_observer() -> BaseObserver:
 
 def make_observer(incoming: Path, hint: Callable[[str | None], None], *, polling: bool,
                   polling_interval: float) -> BaseObserver:
-    observer: BaseObserver = PollingObserver(timeout=polling_interval) if polling else _incoming_observer()
+    observer = None if polling else _incoming_observer(hint, incoming)
+    if observer is None:
+        observer = PollingObserver(timeout=polling_interval) if polling else Observer()
     observer.schedule(_Hints(incoming, hint), str(incoming), recursive=False)
     observer.daemon = True
     return observer

@@ -73,6 +73,7 @@ class Prepared:
     error: IntentError | None = None
     row: LedgerRow | None = None
     kind: str | None = None
+    reserved: bool = False      # an in-progress ledger row holds the id for this run
 
 
 @dataclass(frozen=True)
@@ -164,24 +165,30 @@ class Pipeline:
 
     def _decide(self, p: Prepared) -> None:
         assert p.intent is not None
+        reserve = not self.registry.route(p.intent.kind).read_only
+        if not reserve:
+            # A kind without side effects needs no reservation: running it twice harms nothing, and the
+            # finish transaction re-checks the id. This saves a write transaction (and its fsync).
+            p.decision = self._decision_for(p, self.store.ledger_get(p.key))
+            p.reserved = False
+            return
         with self.store.transaction() as tx:
-            row = self.store.ledger_get(p.key, tx)
-            p.row = row
-            if row is None or row.status in (LedgerStatus.REJECTED, LedgerStatus.FAILED):
-                p.decision = Decision.RUN
-            elif row.intent_sha256 != p.intent_sha256:
-                p.decision = Decision.CONFLICT
-                return
-            elif row.status == LedgerStatus.IN_PROGRESS:
-                if self.claimant.is_alive(row.owner):
-                    p.decision = Decision.DEFER
-                    return
-                p.decision = Decision.RUN  # its daemon died mid-way: resume
-            else:
-                p.decision = Decision.ALREADY
-                return
-            self.store.ledger_put(tx, LedgerRow(p.key, p.intent_sha256, p.kind, LedgerStatus.IN_PROGRESS,
-                                                self.claimant.owner, None, None, None))
+            p.decision = self._decision_for(p, self.store.ledger_get(p.key, tx))
+            if p.decision is Decision.RUN:
+                self.store.ledger_put(tx, LedgerRow(p.key, p.intent_sha256, p.kind, LedgerStatus.IN_PROGRESS,
+                                                    self.claimant.owner, None, None, None))
+                p.reserved = True
+
+    def _decision_for(self, p: Prepared, row: LedgerRow | None) -> Decision:
+        p.row = row
+        if row is None or row.status in (LedgerStatus.REJECTED, LedgerStatus.FAILED):
+            return Decision.RUN
+        if row.intent_sha256 != p.intent_sha256:
+            return Decision.CONFLICT
+        if row.status == LedgerStatus.IN_PROGRESS:
+            # another live daemon is running this very intent: wait; its daemon died mid-way: resume
+            return Decision.DEFER if self.claimant.is_alive(row.owner) else Decision.RUN
+        return Decision.ALREADY
 
     # -- handle -----------------------------------------------------------------------------------
 
@@ -224,30 +231,43 @@ class Pipeline:
         """Append the terminal bead and ledger row in one transaction, then write the response, then file."""
         if p.decision is Decision.ALREADY:
             return self._serve_again(p)
+        finished = self._finish_answer(p, outcome)
+        return finished if finished is not None else self._serve_again(p)
+
+    def _finish_answer(self, p: Prepared, outcome: Outcome | None) -> Finished | None:
         if outcome is None:
             outcome = self._outcome_without_handler(p)
         status = outcome.status
+        # Everything that can be prepared outside the write transaction is: the transaction holds the
+        # store's one write lock, so only the bead, the ledger row and the commit happen inside it.
+        now = self.clock.now()
+        common = {
+            "generated_at": now.isoformat(timespec="seconds"),
+            "intent_name": p.key,
+            "kind": p.kind or "unknown",
+            "filed_as": f"intents/{'processed' if status.filed_as_success else 'failed'}/"
+                        f"{original_name(p.claimed) if p.claimed else p.key}",
+            "sources": [],
+        }
+        body = render_body(outcome, common)
+        bead_payload = {
+            "event": "answered", "status": str(status), "kind": p.kind, "intent_sha256": p.intent_sha256,
+            "response": "", "body_sha256": body_sha256(body), "ms": 0.0,
+            "problems": [str(x) for x in p.error.problems] if p.error else [],
+        }
+        session_id = p.intent.envelope.session_id if p.intent else None
         with self.store.transaction() as tx:
             row = self.store.ledger_get(p.key, tx)
+            if (p.decision is Decision.RUN and not p.reserved and row is not None
+                    and row.intent_sha256 == p.intent_sha256 and row.response is not None):
+                p.row, p.decision = row, Decision.ALREADY  # an identical intent was answered meanwhile
+                return None
             owned = self._owns_name(p, row)
             name = f"{p.key}.md" if owned else f"{p.key}.{p.intent_sha256[:8]}.md"
-            now = self.clock.now()
-            common = {
-                "generated_at": now.isoformat(timespec="seconds"),
-                "intent_name": p.key,
-                "kind": p.kind or "unknown",
-                "filed_as": f"intents/{'processed' if status.filed_as_success else 'failed'}/"
-                            f"{original_name(p.claimed) if p.claimed else p.key}",
-                "sources": [],
-            }
-            body = render_body(outcome, common)
             ms = (time.perf_counter() - p.started) * 1000
-            bead = self.store.append("INTENT", {
-                "event": "answered", "status": str(status), "kind": p.kind, "intent_sha256": p.intent_sha256,
-                "response": name, "body_sha256": body_sha256(body), "ms": round(ms, 2),
-                "problems": [str(x) for x in p.error.problems] if p.error else [],
-            }, intent_id=p.key if p.key_is_id else None,
-                session_id=p.intent.envelope.session_id if p.intent else None, conn=tx)
+            bead_payload["response"], bead_payload["ms"] = name, round(ms, 2)
+            bead = self.store.append("INTENT", bead_payload, intent_id=p.key if p.key_is_id else None,
+                                     session_id=session_id, conn=tx)
             text = render_response(intent_id=p.key, kind=p.kind, status=status, intent_sha256=p.intent_sha256,
                                    bead=bead.seq, at=now, body=body)
             if owned and p.key_is_id:
@@ -261,7 +281,7 @@ class Pipeline:
     def _owns_name(self, p: Prepared, row: LedgerRow | None) -> bool:
         if p.decision is Decision.CONFLICT:
             return False
-        if p.decision is Decision.RUN:
+        if p.decision is Decision.RUN and p.reserved:
             return True  # our in-progress row reserved the id
         return row is None or row.status in (LedgerStatus.REJECTED, LedgerStatus.FAILED)
 

@@ -34,21 +34,22 @@ class Route:
     kind: Kind
     handler: Handler
     lane: Lane
+    read_only: bool = False  # no side effects: may run without reserving its id first
 
 
 @dataclass
 class Registry:
     routes: dict[Kind, Route] = field(default_factory=dict)
 
-    def register(self, kind: Kind, handler: Handler, *, lane: Lane = Lane.NORMAL) -> None:
+    def register(self, kind: Kind, handler: Handler, *, lane: Lane = Lane.NORMAL, read_only: bool = False) -> None:
         if kind in self.routes:
             raise SeamError(f"a handler for kind {kind!s} is already registered")
-        self.routes[kind] = Route(kind, handler, lane)
+        self.routes[kind] = Route(kind, handler, lane, read_only)
 
     def replace(self, kind: Kind, handler: Handler) -> None:
         """Swap the handler of a registered kind, keeping its lane (for embedding and tests)."""
         route = self.routes[kind]
-        self.routes[kind] = Route(kind, handler, route.lane)
+        self.routes[kind] = Route(kind, handler, route.lane, route.read_only)
 
     def route(self, kind: Kind) -> Route:
         return self.routes[kind]
@@ -68,9 +69,9 @@ def default_registry(**_: Any) -> Registry:
 
     registry = Registry()
     registry.register(Kind.HALT, system.handle_halt, lane=Lane.PRIORITY)
-    registry.register(Kind.STATUS, system.handle_status)
-    registry.register(Kind.ACCOUNT, broker.handle_account)
-    registry.register(Kind.POSITIONS, broker.handle_positions)
+    registry.register(Kind.STATUS, system.handle_status, read_only=True)
+    registry.register(Kind.ACCOUNT, broker.handle_account, read_only=True)
+    registry.register(Kind.POSITIONS, broker.handle_positions, read_only=True)
     registry.register(Kind.CANCEL, broker.handle_cancel)
     registry.register(Kind.RECONCILE, broker.handle_reconcile)
     for kind in (Kind.SIGNAL, Kind.CLOSE, Kind.APPROVE, Kind.NARRATE, Kind.QUERY, Kind.HUNT, Kind.MEMORY):
