@@ -156,6 +156,7 @@ class Daemon:
                 tasks.append(asyncio.create_task(self._intake_loop()))
                 tasks.append(asyncio.create_task(self._timers()))
                 await self.stopping.wait()
+                self._drop_unstarted()
                 await self._finish_inflight(timeout=10)
         finally:
             for task in tasks:
@@ -365,6 +366,16 @@ class Daemon:
         if self._writing:
             logger.warning("left %d file(s) that are still being written: %s", len(self._writing),
                            ", ".join(sorted(self._writing)))
+
+    def _drop_unstarted(self) -> None:
+        """On stop, forget queued work that no worker has started: unclaimed files stay in incoming/,
+        claimed ones in this daemon's processing/ folder, and the next start takes them up."""
+        for queue in (self._normal, self._priority):
+            while not queue.empty():
+                item = queue.get_nowait()
+                if isinstance(item, str) and os.sep not in item:
+                    self._queued.discard(item)
+                self._track(-1)
 
     async def _finish_inflight(self, timeout: float) -> None:
         try:
