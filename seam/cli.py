@@ -20,6 +20,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.table import Table
 
 from seam import __version__
@@ -128,14 +129,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
                                    max_depth=settings.validation.max_depth)
         except OSError as exc:
             bad += 1
-            out.print(f"[red]INVALID[/] {path}: cannot read: {exc.strerror}")
+            out.print(f"[red]INVALID[/] {escape(str(path))}: cannot read: {escape(str(exc.strerror))}")
         except IntentError as exc:
             bad += 1
-            out.print(f"[red]INVALID[/] {path}")
+            out.print(f"[red]INVALID[/] {escape(str(path))}")
             for problem in exc.problems:
-                out.print(f"  {problem.path or '(file)'}: {problem.message}")
+                out.print(f"  {problem.path or '(file)'}: {problem.message}", markup=False)
         else:
-            out.print(f"[green]VALID[/]   {path} (id {intent.id}, kind {intent.kind})")
+            out.print(f"[green]VALID[/]   {escape(str(path))} (id {intent.id}, kind {intent.kind})")
     return EXIT_NOT_OK if bad else EXIT_OK
 
 
@@ -156,7 +157,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     except IntentError as exc:
         out.print("[red]rejected[/] (checked before sending; nothing was written to the seam):")
         for problem in exc.problems:
-            out.print(f"  {problem.path or '(file)'}: {problem.message}")
+            out.print(f"  {problem.path or '(file)'}: {problem.message}", markup=False)
         return EXIT_NOT_OK
     name = f"{intent.id}-{os.urandom(3).hex()}.yaml"
     write_atomic(paths.incoming / name, data, tmp_dir=paths.tmp)
@@ -452,13 +453,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except ConfigError as exc:
-        err.print(f"seam: configuration error: {exc}")
+        err.print(f"seam: configuration error: {exc}", markup=False)
         return EXIT_USAGE
     except GuardViolation as exc:  # a safety rule refused to start or act: the operator must change something
-        err.print(f"seam: refused by the {exc.guard} guard: {exc.message}")
+        err.print(f"seam: refused by the {exc.guard} guard: {exc.message}", markup=False)
         return EXIT_USAGE
     except SeamError as exc:
-        err.print(f"seam: {exc}")
+        err.print(f"seam: {exc}", markup=False)
         return EXIT_NOT_OK
     except KeyboardInterrupt:
         return 130

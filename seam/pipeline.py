@@ -151,6 +151,10 @@ class Pipeline:
                                         max_depth=self.settings.validation.max_depth)
             except IntentError as exc:
                 error = exc
+            except Exception as exc:  # a defect in seam, not in the intent: still answer, never strand the file
+                logger.exception("validating %s raised", name)
+                error = IntentError.single("", f"seam could not read this intent (internal error "
+                                               f"{type(exc).__name__}); it is kept in intents/failed/ — report it")
         if intent is None:
             assert error is not None
             limits = (self.settings.intake.max_bytes, self.settings.validation.max_depth)
