@@ -17,7 +17,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from rich.console import Console  # noqa: E402
 
 # imported for its side effect, as `seam validate` does: the handlers register their semantic checks
 import seam.pipeline  # noqa: E402, F401
+from seam.clock import clock_from_env  # noqa: E402
 from seam.config import LoadedConfig, load_config  # noqa: E402
 from seam.errors import ConfigError, IntentError  # noqa: E402
 from seam.intent import Pair  # noqa: E402
@@ -292,7 +293,7 @@ def main(argv: Sequence[str] | None = None, *, now: datetime | None = None, rng:
         return exc.code if isinstance(exc.code, int) else EXIT_REFUSED
     out = Console(highlight=False, soft_wrap=True, markup=False)
     err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
-    now = now or datetime.now(UTC)
+    now = now or clock_from_env().now()  # SEAM_CLOCK_START simulates the market clock (demo, tests)
     rng = rng or random.Random()
 
     paths = SeamPaths.at(args.seam or os.environ.get("SEAM_ROOT") or os.getcwd())

@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from seam import __version__
+from seam.clock import CLOCK_ENV, Clock, ShiftedClock, clock_from_env
 from seam.config import LoadedConfig, load_config, render_commented_yaml
 from seam.errors import ConfigError, GuardViolation, IntentError, SeamError
 from seam.paths import SeamPaths, write_atomic
@@ -65,6 +66,13 @@ def _store(paths: SeamPaths, config: LoadedConfig) -> Any:
     return BeadStore(paths.db, synchronous=config.settings.beads.synchronous)
 
 
+def _clock() -> Clock:
+    try:
+        return clock_from_env()
+    except ValueError as exc:
+        raise ConfigError(CLOCK_ENV, str(exc)) from None
+
+
 def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
@@ -97,7 +105,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
              "intake.rescan_seconds": args.rescan_seconds, "log.level": args.log_level}
     config = _config(args, paths, flags)
     _setup_logging(config.settings.log.level)
-    daemon = Daemon(paths, config)
+    clock = _clock()
+    if isinstance(clock, ShiftedClock):
+        logger.warning("the market clock is simulated: it started at %s (SEAM_CLOCK_START)", clock.start.isoformat())
+    daemon = Daemon(paths, config, clock=clock)
 
     async def run() -> None:
         if not args.once:
@@ -117,9 +128,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     paths = _paths(args)
     settings = _config(args, paths).settings
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
-    ctx = CheckContext(now=datetime.now(UTC), future_skew=timedelta(seconds=settings.validation.future_skew_seconds),
+    ctx = CheckContext(now=_clock().now(), future_skew=timedelta(seconds=settings.validation.future_skew_seconds),
                        active_pairs=frozenset(str(p) for p in settings.pairs.active))
     bad = 0
     for name in args.files:
@@ -141,7 +152,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from seam.respond import read_front_matter
     from seam.validate import CheckContext, validate_bytes
@@ -150,7 +161,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     _require_seam(paths)
     settings = _config(args, paths).settings
     data = sys.stdin.buffer.read(settings.intake.max_bytes + 1) if args.file == "-" else Path(args.file).read_bytes()
-    ctx = CheckContext(now=datetime.now(UTC), future_skew=timedelta(seconds=settings.validation.future_skew_seconds),
+    ctx = CheckContext(now=_clock().now(), future_skew=timedelta(seconds=settings.validation.future_skew_seconds),
                        active_pairs=frozenset(str(p) for p in settings.pairs.active))
     try:
         intent = validate_bytes(data, ctx, max_bytes=settings.intake.max_bytes, max_depth=settings.validation.max_depth)

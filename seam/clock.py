@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "FakeClock", "SystemClock"]
+__all__ = ["CLOCK_ENV", "Clock", "FakeClock", "ShiftedClock", "SystemClock", "clock_from_env"]
 
 
 class Clock(Protocol):
@@ -48,3 +48,41 @@ class FakeClock:
         with self._lock:
             self._now += timedelta(seconds=seconds)
             self._mono += seconds
+
+
+class ShiftedClock:
+    """Real time, moved so that it read `start` when the process began: a simulated market clock.
+
+    Used by the demo (which runs on any day, weekends included) and by tests that start processes;
+    set with SEAM_CLOCK_START=2026-11-18T09:00:00Z. Everything that reads the clock says so.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("the simulated start needs a timezone, e.g. 2026-11-18T09:00:00Z")
+        self._offset = start - datetime.now(UTC)
+        self.start = start
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+CLOCK_ENV = "SEAM_CLOCK_START"
+
+
+def clock_from_env(environ: dict[str, str] | None = None) -> Clock:
+    """The system clock, or a ShiftedClock when SEAM_CLOCK_START names a start time."""
+    import os
+
+    raw = (environ if environ is not None else dict(os.environ)).get(CLOCK_ENV)
+    if not raw:
+        return SystemClock()
+    try:
+        start = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{CLOCK_ENV} must be an ISO time with a timezone, e.g. 2026-11-18T09:00:00Z "
+                         f"(got {raw!r})") from None
+    return ShiftedClock(start)

@@ -25,7 +25,7 @@ __all__ = ["LoadedConfig", "Secrets", "Settings", "load_config", "render_comment
 
 ENV_PREFIX = "SEAM_"
 # Environment variables that are not settings; everything else starting with SEAM_ must be one.
-NON_SETTING_ENV = {"SEAM_ROOT", "SEAM_FAILPOINTS"}
+NON_SETTING_ENV = {"SEAM_ROOT", "SEAM_FAILPOINTS", "SEAM_CLOCK_START"}
 SECRET_ENV = {
     "ib_account": "SEAM_IB_ACCOUNT",
     "telegram_token": "SEAM_TELEGRAM_TOKEN",

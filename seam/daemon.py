@@ -79,6 +79,8 @@ class Daemon:
         if "broker" not in services:
             services["broker"] = self._open_broker_service(config)
         self.broker_service = services.get("broker")
+        if "approval" not in services and self.broker_service is not None:
+            services["approval"] = self._open_approval(self.broker_service)
         self.pipeline = Pipeline(paths, self.settings, self.store, self.registry, self.claimant, self.clock,
                                  services)
         self.pipeline.context.queue_depth = self.queue_depth
@@ -105,6 +107,13 @@ class Daemon:
                                 paths=self.paths, clock=self.clock)
         holder.append(service)
         return service
+
+    def _open_approval(self, broker_service: Any) -> Any:
+        from seam.approval import ApprovalService
+        from seam.approval_channels import console_channel
+
+        channels = [] if self.settings.approval.strict else [console_channel()]
+        return ApprovalService(self.store, broker_service, self.settings, self.clock, self.paths, channels)
 
     # -- public -----------------------------------------------------------------------------------
 

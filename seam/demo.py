@@ -47,10 +47,10 @@ STEPS = [
          "seam: 1\nid: demo-halt-typo\nkind: halt\npayload:\n  reason: drill\n  cancel_orders: NO\n",
          "demo-halt-typo",
          "`NO` is text in YAML 1.2, not false: the response names the field and the reason."),
-    Step("A signal (its handler lands in a later release)", "signal.yaml",
+    Step("A FORMING signal", "signal.yaml",
          "seam: 1\nid: demo-signal-1\nkind: signal\npayload:\n  signal: FORMING\n  pair: EURUSD\n"
          "  confidence: 0.4\n", "demo-signal-1",
-         "Valid against its schema, answered `failed` with 'not available yet': it does not pretend."),
+         "FORMING and NONE signals are recorded and narrated; only READY ones become proposals."),
     Step("Emergency halt (priority lane)", "halt.yaml",
          "seam: 1\nid: demo-halt-1\nkind: halt\npayload:\n  reason: demo drill\n", "demo-halt-1",
          "The halt flag goes on; every capital action is blocked until a person clears it."),

@@ -64,6 +64,8 @@ def _shown(value: Any) -> str:
 
 
 def _yaml_type(value: Any) -> str:
+    if isinstance(value, _Hidden):
+        return "a value"
     if value is None:
         return "empty"
     return {bool: "a boolean", int: "a whole number", float: "a number", str: "text", list: "a list",
@@ -152,6 +154,14 @@ def _merged(errors: list[dict[str, Any]], names: Iterable[str]) -> str:
     return "; or ".join(dict.fromkeys(_message(e, names) for e in errors))
 
 
+SECRET_FIELDS = frozenset({"code"})
+
+
+class _Hidden:
+    def __repr__(self) -> str:
+        return "(not shown)"
+
+
 def problems_from(exc: ValidationError, *, prefix: str = "", allowed: Mapping[str, Iterable[str]] | None = None,
                   drop_tag: set[str] | None = None, data: Any = _ABSENT) -> list[Problem]:
     """One Problem per field path. `allowed` maps a path to the field names valid there; `data` is the
@@ -166,6 +176,9 @@ def problems_from(exc: ValidationError, *, prefix: str = "", allowed: Mapping[st
             loc.append(str((err.get("ctx") or {}).get("discriminator", "")).strip("'\""))
         if data is not _ABSENT:
             loc = _data_path(loc, data, keep_last_absent=err["type"] in ("missing", "union_tag_not_found"))
+        if loc and loc[-1] in SECRET_FIELDS:
+            # INV: an approval code is never echoed, not even a wrong one, in any response or bead
+            err = {**err, "input": _Hidden()}
         grouped.setdefault(format_path(loc, prefix), []).append(err)
     problems: list[Problem] = []
     for path, errors in grouped.items():

@@ -65,7 +65,7 @@ class Registry:
 
 def default_registry(**_: Any) -> Registry:
     """Every kind, routed. Kinds whose handler has not landed answer `failed`, "not available yet"."""
-    from seam.handlers import broker, system, unavailable
+    from seam.handlers import approval, broker, system, unavailable
 
     registry = Registry()
     registry.register(Kind.HALT, system.handle_halt, lane=Lane.PRIORITY)
@@ -74,7 +74,10 @@ def default_registry(**_: Any) -> Registry:
     registry.register(Kind.POSITIONS, broker.handle_positions, read_only=True)
     registry.register(Kind.CANCEL, broker.handle_cancel)
     registry.register(Kind.RECONCILE, broker.handle_reconcile)
-    for kind in (Kind.SIGNAL, Kind.CLOSE, Kind.APPROVE, Kind.NARRATE, Kind.QUERY, Kind.HUNT, Kind.MEMORY):
+    registry.register(Kind.SIGNAL, approval.handle_signal)
+    registry.register(Kind.CLOSE, approval.handle_close)
+    registry.register(Kind.APPROVE, approval.handle_approve)
+    for kind in (Kind.NARRATE, Kind.QUERY, Kind.HUNT, Kind.MEMORY):
         registry.register(kind, unavailable.handle_not_available)
     registry.check_complete()
     return registry

@@ -17,6 +17,7 @@ from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from seam import fx
 from seam.audit import canonical_json
 from seam.errors import IntentError, Problem
 from seam.intent import ID_PATTERN, KIND_MODELS, Envelope, Kind
@@ -82,8 +83,37 @@ def _check_created_at_not_in_future(intent: ValidIntent, ctx: CheckContext) -> N
         )
 
 
-# kind → named checks run in order after the schema; later steps register their own.
-SEMANTIC_CHECKS: dict[Kind | None, list[Check]] = {None: [_check_created_at_not_in_future]}
+def _check_pair_active(intent: ValidIntent, ctx: CheckContext) -> None:
+    payload = intent.payload
+    if payload.signal == "READY" and str(payload.pair) not in ctx.active_pairs:
+        raise IntentError.single("payload.pair", f"{payload.pair} is not an active pair (pairs.active: "
+                                                 f"{', '.join(sorted(ctx.active_pairs))})")
+
+
+def _check_levels(intent: ValidIntent, ctx: CheckContext) -> None:
+    payload = intent.payload
+    levels = (payload.direction, payload.entry, payload.stop, payload.target)
+    if any(level is None for level in levels):
+        return  # FORMING/NONE may leave levels out; READY requires them by schema
+    try:
+        fx.check_levels(payload.direction, payload.entry, payload.stop, payload.target)
+    except fx.GeometryError as exc:
+        raise IntentError.single(exc.field, exc.message) from None
+
+
+def _check_market_open(intent: ValidIntent, ctx: CheckContext) -> None:
+    if intent.payload.signal != "READY":
+        return
+    state = fx.market_state(ctx.now)
+    if not state.is_open:
+        raise IntentError.single("payload.signal", f"READY signals are refused while the FX market is {state.reason}")
+
+
+# kind → named checks run in order after the schema
+SEMANTIC_CHECKS: dict[Kind | None, list[Check]] = {
+    None: [_check_created_at_not_in_future],
+    Kind.SIGNAL: [_check_pair_active, _check_levels, _check_market_open],
+}
 
 
 def raw_sha256(data: bytes) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from seam.clock import clock_from_env
 from seam.config import load_config
 from seam.daemon import Daemon
 from seam.paths import SeamPaths, write_atomic
@@ -80,6 +81,7 @@ class DaemonThread:
                  **kwargs: Any) -> None:
         self.paths = paths
         config = load_config(paths, env=env or {})
+        kwargs.setdefault("clock", clock_from_env())  # SEAM_CLOCK_START, when a test sets it
         self.daemon = Daemon(paths, config, registry=registry, **kwargs)
         self._thread = threading.Thread(target=self._run, name="seam-test-daemon", daemon=True)
         self._ready = threading.Event()

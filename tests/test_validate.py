@@ -30,7 +30,7 @@ from seam.yamlsafe import load_yaml
 from tests.conftest import intent_text
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "intents" / "examples").glob("*.yaml"))
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday: the FX market is open
 CTX = CheckContext(now=NOW)
 LIMITS = {"max_bytes": 262_144, "max_depth": 32}
 
@@ -110,9 +110,9 @@ QUERY = "dataset: eurusd_h1.csv, aggregates: [{fn: count}]"
         pytest.param(signal("signal: NONE, pair: BTCUSD, confidence: 0.5"), "payload.pair",
                      "must be one of 'EURUSD'", id="unknown-pair"),
         pytest.param(intent_text("a", "approve", "{proposal: p-1, code: '12345'}"), "payload.code",
-                     "must be exactly 6 digits (got '12345')", id="five-digit-code"),
+                     "must be exactly 6 digits (got (not shown))", id="five-digit-code"),
         pytest.param(intent_text("a", "approve", "{proposal: p-1, code: 123456}"), "payload.code",
-                     "must be text (got a whole number 123456)", id="code-as-number"),
+                     "must be text (got a value (not shown))", id="code-as-number"),
         pytest.param(intent_text("m", "memory", "{question: beads, window: 0h}"), "payload.window",
                      "such as 30m, 24h or 7d", id="memory-window"),
         pytest.param(intent_text("h", "halt", "{reason: ''}"), "payload.reason", "is too short: at least 1",
@@ -178,13 +178,13 @@ def test_created_at_within_the_clock_skew_is_accepted_and_beyond_it_is_rejected(
 
     later = (NOW + timedelta(minutes=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
     found = problems_of(intent_text("late", extra=f"created_at: {later}\n"), skew)
-    assert found["created_at"] == ("is in the future (2026-11-21T12:06:00+00:00; now 2026-11-21T12:00:00+00:00); "
+    assert found["created_at"] == ("is in the future (2026-11-18T12:06:00+00:00; now 2026-11-18T12:00:00+00:00); "
                                    "check the writer's clock")
 
 
 def test_created_at_with_an_offset_is_accepted() -> None:
-    intent = validate_bytes(intent_text("tz", extra="created_at: 2026-11-21T10:05:00+02:00\n").encode(), CTX)
-    assert intent.envelope.created_at == datetime(2026, 11, 21, 8, 5, tzinfo=UTC)
+    intent = validate_bytes(intent_text("tz", extra="created_at: 2026-11-18T10:05:00+02:00\n").encode(), CTX)
+    assert intent.envelope.created_at == datetime(2026, 11, 18, 8, 5, tzinfo=UTC)
 
 
 # ---- parse_document -----------------------------------------------------------------------------
@@ -438,7 +438,7 @@ def test_pydantic_and_the_json_schema_both_reject(text: str, schema_name: str) -
 
 @pytest.mark.parametrize(
     "created_at",
-    [pytest.param("2026-11-21", id="bare-date"), pytest.param("2026-11-21T09:05:00", id="no-timezone"),
+    [pytest.param("2026-11-18", id="bare-date"), pytest.param("2026-11-18T09:05:00", id="no-timezone"),
      pytest.param("21/11/2026 09:05", id="not-iso")],
 )
 def test_pydantic_and_the_json_schema_both_reject_a_created_at_that_is_not_an_aware_date_time(created_at: str) -> None:

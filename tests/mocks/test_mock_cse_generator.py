@@ -26,6 +26,12 @@ LEVELS = ["--entry", "1.0850", "--stop", "1.0820", "--target", "1.0910"]
 READY = ["--signal", "READY", "--pair", "EURUSD", "--confidence", "0.85", "--setup-type", "FVG_ENTRY"]
 
 
+@pytest.fixture(autouse=True)
+def weekday_market(monkeypatch: pytest.MonkeyPatch) -> None:
+    """READY signals are refused while FX is closed (weekends); these tests run on a simulated Wednesday."""
+    monkeypatch.setenv("SEAM_CLOCK_START", "2026-11-18T09:00:00Z")
+
+
 @pytest.fixture
 def seam(tmp_path: Path) -> SeamPaths:
     return make_seam(tmp_path / "seam")
@@ -74,19 +80,19 @@ def test_the_canonical_command_run_as_a_script_writes_an_intent_that_seam_valida
 
 
 def test_the_default_id_is_the_pair_the_utc_time_and_four_hex_digits(seam: SeamPaths) -> None:
-    now = datetime(2026, 11, 21, 9, 5, 0, tzinfo=UTC)
+    now = datetime(2026, 11, 18, 9, 5, 0, tzinfo=UTC)
     assert main(["--seam", str(seam.root), *CANONICAL], now=now, rng=random.Random(1)) == 0
     intent = the_intent(seam)
-    assert intent["id"] == f"eurusd-20261121-090500-{random.Random(1).getrandbits(16):04x}"
-    assert intent["created_at"] == "2026-11-21T09:05:00Z"
+    assert intent["id"] == f"eurusd-20261118-090500-{random.Random(1).getrandbits(16):04x}"
+    assert intent["created_at"] == "2026-11-18T09:05:00Z"
     assert written(seam)[0].name == f"{intent['id']}.yaml"
 
 
 def test_id_created_at_risk_source_and_thesis_are_written_as_given(seam: SeamPaths) -> None:
-    assert run(seam, *READY, *LEVELS, "--id", "desk-7", "--created-at", "2026-11-21T09:05:00+01:00",
+    assert run(seam, *READY, *LEVELS, "--id", "desk-7", "--created-at", "2026-11-18T09:05:00+01:00",
                "--risk-percent", "0.5", "--source", "CSO", "--thesis", 'gap fill: "London" # open') == 0
     intent = the_intent(seam)
-    assert (intent["id"], intent["created_at"]) == ("desk-7", "2026-11-21T09:05:00+01:00")
+    assert (intent["id"], intent["created_at"]) == ("desk-7", "2026-11-18T09:05:00+01:00")
     assert intent["payload"]["risk_percent"] == 0.5 and intent["payload"]["source"] == "CSO"
     assert intent["payload"]["thesis"] == 'gap fill: "London" # open'
 
@@ -155,7 +161,7 @@ REFUSALS = {
     "pair not active": ([*READY[:3], "GBPUSD", *READY[4:], *LEVELS], ["--pair: GBPUSD is not active"]),
     "unknown setup type": ([*READY[:7], "XYZ_ENTRY", *LEVELS], ["--setup-type"]),
     "bad id": ([*READY, *LEVELS, "--id", "../escape"], ["--id:"]),
-    "created_at without a timezone": ([*READY, *LEVELS, "--created-at", "2026-11-21T09:05:00"],
+    "created_at without a timezone": ([*READY, *LEVELS, "--created-at", "2026-11-18T09:05:00"],
                                       ["--created-at: needs a timezone"]),
     "created_at in the future": ([*READY, *LEVELS, "--created-at", "2999-01-01T00:00:00Z"],
                                  ["--created-at: is in the future"]),
