@@ -291,6 +291,8 @@ class ApprovalService:
         finally:
             self._pending_code.pop(request.ref, None)
         self._after_submit(proposal, orders, via)
+        if proposal.kind == "close":
+            orders += await self._cancel_protection(proposal.position_id)
         return Decided("ok", f"Approved by a human via {via}; the order went to the broker.",
                        {"proposal": proposal_id, "pair": proposal.pair, "side": str(proposal.side),
                         "units": proposal.units}, orders)
@@ -385,6 +387,15 @@ class ApprovalService:
             return BracketRequest(proposal.id, proposal.pair, proposal.side, proposal.units, proposal.stop,
                                   proposal.target)
         return OrderRequest(proposal.id, proposal.pair, proposal.side, proposal.units, OrderType.MARKET)
+
+    async def _cancel_protection(self, position_id: str) -> list[Order]:
+        """After an approved close is sent, the position's stop and target must not stay working:
+        either could later fill and open a position nobody approved."""
+        cancelled = []
+        for order in await self.broker.broker.orders_by_ref(position_id):
+            if not order.state.done:
+                cancelled.append(await self.broker.cancel(order.order_id, reason=f"position {position_id} closed"))
+        return cancelled
 
     def _after_submit(self, proposal: Proposal, orders: list[Order], via: str) -> None:
         life = self.broker.lifecycle

@@ -152,15 +152,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    paths = _paths(args)
+    _require_seam(paths)
+    settings = _config(args, paths).settings
+    data = sys.stdin.buffer.read(settings.intake.max_bytes + 1) if args.file == "-" else Path(args.file).read_bytes()
+    return _submit_and_wait(paths, settings, data, timeout=args.timeout, wait=not args.no_wait)
+
+
+def _submit_and_wait(paths: SeamPaths, settings: Any, data: bytes, *, timeout: float, wait: bool = True) -> int:
+    """Check the intent here, write it atomically, wait for the response that matches it, print it."""
     from datetime import timedelta
 
     from seam.respond import read_front_matter
     from seam.validate import CheckContext, validate_bytes
 
-    paths = _paths(args)
-    _require_seam(paths)
-    settings = _config(args, paths).settings
-    data = sys.stdin.buffer.read(settings.intake.max_bytes + 1) if args.file == "-" else Path(args.file).read_bytes()
     ctx = CheckContext(now=_clock().now(), future_skew=timedelta(seconds=settings.validation.future_skew_seconds),
                        active_pairs=frozenset(str(p) for p in settings.pairs.active))
     try:
@@ -172,10 +177,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return EXIT_NOT_OK
     name = f"{intent.id}-{os.urandom(3).hex()}.yaml"
     write_atomic(paths.incoming / name, data, tmp_dir=paths.tmp)
-    if args.no_wait:
+    if not wait:
         out.print(f"submitted {intent.id} as intents/incoming/{name}")
         return EXIT_OK
-    deadline = time.monotonic() + args.timeout
+    deadline = time.monotonic() + timeout
     candidates = [paths.responses / f"{intent.id}.md", paths.responses / f"{intent.id}.{intent.intent_sha256[:8]}.md"]
     while time.monotonic() < deadline:
         if not (paths.incoming / name).exists() and not _still_processing(paths, name):
@@ -184,9 +189,94 @@ def cmd_submit(args: argparse.Namespace) -> int:
                 if front and front.get("intent_sha256") == intent.intent_sha256:
                     return _print_response(candidate, str(front.get("status")))
         time.sleep(0.05)
-    err.print(f"seam: no response for {intent.id} within {args.timeout:g} s; the intent is kept in the seam "
+    err.print(f"seam: no response for {intent.id} within {timeout:g} s; the intent is kept in the seam "
               "(is `seam watch` running?)")
     return EXIT_TIMEOUT
+
+
+def _codes(paths: SeamPaths, config: LoadedConfig) -> dict[str, tuple[str, str]]:
+    """proposal id → (code, expires_at) for pending proposals: the operator console's view only."""
+    store = _store(paths, config)
+    try:
+        rows = store.read("SELECT c.proposal_id, c.code, c.expires_at FROM approval_codes c JOIN proposals p "
+                          "ON p.id = c.proposal_id WHERE p.status = 'pending' AND c.used = 0")
+    except Exception:  # no proposals table yet: nothing pending
+        rows = []
+    finally:
+        store.close()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def _refuse_without_terminal(what: str, config: LoadedConfig) -> int | None:
+    # INV: codes are shown only to a person at an interactive terminal, never to a pipe an agent reads
+    if config.settings.approval.strict:
+        err.print(f"seam: {what} is off in strict mode: approval codes go to Telegram only")
+        return EXIT_USAGE
+    if not _interactive():
+        err.print(f"seam: {what} shows approval codes and needs a person at an interactive terminal "
+                  "(scripts: `seam approve PROPOSAL --code CODE`)")
+        return EXIT_USAGE
+    return None
+
+
+def cmd_approvals(args: argparse.Namespace) -> int:
+    paths = _paths(args)
+    _require_seam(paths)
+    config = _config(args, paths)
+    refused = _refuse_without_terminal("`seam approvals`", config)
+    if refused is not None:
+        return refused
+    codes = _codes(paths, config)
+    store = _store(paths, config)
+    try:
+        rows = store.read("SELECT id, kind, pair, side, units, entry, stop, target, evidence FROM proposals "
+                          "WHERE status = 'pending' ORDER BY created_at")
+    finally:
+        store.close()
+    if not rows:
+        out.print("No proposals are waiting for approval.")
+        return EXIT_OK
+    table = Table(title="Proposals waiting for a human")
+    for column in ("proposal", "kind", "pair", "side", "units", "entry · stop · target", "R:R", "code", "expires"):
+        table.add_column(column)
+    for pid, kind, pair, side, units, entry, stop, target, evidence in rows:
+        facts = json.loads(evidence)
+        code, expires = codes.get(pid, ("-", "-"))
+        levels = f"{entry} · {stop} · {target}" if entry else "market"
+        table.add_row(pid, kind, pair, side, f"{units:,}", levels, str(facts.get("reward_risk", "-")), code,
+                      expires[11:19] if len(expires) > 19 else expires)
+    out.print(table)
+    out.print("Approve with `seam approve PROPOSAL`; reject with `seam approve PROPOSAL --reject`.")
+    return EXIT_OK
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    paths = _paths(args)
+    _require_seam(paths)
+    config = _config(args, paths)
+    decision = "reject" if args.reject else "approve"
+    code = args.code
+    if code is None:
+        refused = _refuse_without_terminal("`seam approve` without --code", config)
+        if refused is not None:
+            return refused
+        response = paths.responses / f"{args.proposal}.md"
+        if response.exists():
+            out.print(Markdown(response.read_text(encoding="utf-8").split("\n---\n", 1)[-1]))
+        found = _codes(paths, config).get(args.proposal)
+        if found is None:
+            err.print(f"seam: no pending proposal {args.proposal} with a live code")
+            return EXIT_NOT_OK
+        answer = input(f"{decision.capitalize()} proposal {args.proposal}? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            out.print("Nothing was done.")
+            return EXIT_NOT_OK
+        code = found[0]
+    intent_id = f"{decision}-{args.proposal}-{os.urandom(2).hex()}"[:64]
+    data = (f"seam: 1\nid: {intent_id}\nkind: approve\nsession_id: console\n"
+            f"payload: {{proposal: {args.proposal}, code: '{code}', decision: {decision}}}\n").encode()
+    # The same path as an agent's approve intent: stale gate, then the order path with the code check.
+    return _submit_and_wait(paths, config.settings, data, timeout=args.timeout)
 
 
 def _still_processing(paths: SeamPaths, name: str) -> bool:
@@ -370,7 +460,7 @@ def cmd_broker_reconnect(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from seam.demo import run_demo
 
-    return run_demo(args.seam, out=out)
+    return run_demo(args.seam, out=out, mode=args.mode)
 
 
 # ---- parser ----------------------------------------------------------------------------------
@@ -446,12 +536,26 @@ def build_parser() -> argparse.ArgumentParser:
                               help="ask the running daemon to reconnect now (after an escalation, RB-001)")
     p.set_defaults(func=cmd_broker_reconnect)
 
+    p = sub.add_parser("approvals", parents=[common],
+                       help="list proposals waiting for approval, with their codes (a person at a terminal only)")
+    p.set_defaults(func=cmd_approvals)
+
+    p = sub.add_parser("approve", parents=[common],
+                       help="approve (or --reject) a proposal: shows the evidence and asks one yes/no question")
+    p.add_argument("proposal", help="the proposal id (the signal's or close's intent id)")
+    p.add_argument("--code", help="the 6-digit code (for scripts; without it a terminal is required)")
+    p.add_argument("--reject", action="store_true", help="reject instead of approve")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the response (default 30)")
+    p.set_defaults(func=cmd_approve)
+
     p = sub.add_parser("resume", parents=[common], help="clear the halt flag (a person at a terminal only)")
     p.add_argument("--note", help="why, recorded in the HALT bead")
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("demo", parents=[common],
-                       help="the guided demo: a seam in a temporary folder, the daemon, example intents, responses")
+                       help="the guided demo: signals, a human's approval, fills, exits, a restart, a halt drill")
+    p.add_argument("--mode", choices=["mock", "paper"], default="mock",
+                   help="mock: the in-process fake broker; paper: the fake IB Gateway through the real IB client")
     p.set_defaults(func=cmd_demo)
     return parser
 

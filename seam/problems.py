@@ -76,6 +76,8 @@ def _message(err: dict[str, Any], allowed: Iterable[str]) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     value = err.get("input")
+    if kind == "code_not_text":
+        return "must be text: write the code in quotes, e.g. code: \"012345\" (YAML reads 012345 as a number)"
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":
@@ -178,6 +180,8 @@ def problems_from(exc: ValidationError, *, prefix: str = "", allowed: Mapping[st
             loc = _data_path(loc, data, keep_last_absent=err["type"] in ("missing", "union_tag_not_found"))
         if loc and loc[-1] in SECRET_FIELDS:
             # INV: an approval code is never echoed, not even a wrong one, in any response or bead
+            if err["type"] == "string_type":
+                err = {**err, "type": "code_not_text"}
             err = {**err, "input": _Hidden()}
         grouped.setdefault(format_path(loc, prefix), []).append(err)
     problems: list[Problem] = []

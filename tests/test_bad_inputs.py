@@ -194,7 +194,7 @@ CASES: dict[str, Bad] = {
         "letters, digits, '.', '_' or '-' only (got '12:30:00')"),
     "yaml11-octal-looking-code": Bad(
         envelope("yaml11-octal-looking-code", "approve", "{proposal: p-1, code: 012345}").encode(), "payload.code",
-        "must be text (got a value (not shown))"),
+        "must be text: write the code in quotes"),
     "nan-for-number": Bad(forming("nan-for-number", "confidence: .nan").encode(), "payload.confidence",
                           "must be a number (got text '.nan')"),
     "inf-for-number": Bad(forming("inf-for-number", "confidence: 0.5, entry: .inf").encode(), "payload.entry",

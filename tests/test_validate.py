@@ -112,7 +112,7 @@ QUERY = "dataset: eurusd_h1.csv, aggregates: [{fn: count}]"
         pytest.param(intent_text("a", "approve", "{proposal: p-1, code: '12345'}"), "payload.code",
                      "must be exactly 6 digits (got (not shown))", id="five-digit-code"),
         pytest.param(intent_text("a", "approve", "{proposal: p-1, code: 123456}"), "payload.code",
-                     "must be text (got a value (not shown))", id="code-as-number"),
+                     "must be text: write the code in quotes", id="code-as-number"),
         pytest.param(intent_text("m", "memory", "{question: beads, window: 0h}"), "payload.window",
                      "such as 30m, 24h or 7d", id="memory-window"),
         pytest.param(intent_text("h", "halt", "{reason: ''}"), "payload.reason", "is too short: at least 1",

@@ -1,0 +1,367 @@
+"""Human approval: no order without a valid code, on every path; codes never leave the human channels."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from seam.broker.types import BracketRequest, Side
+from seam.clock import FakeClock
+from seam.errors import GuardViolation
+from seam.paths import SeamPaths
+from tests.conftest import DaemonThread, drop, make_seam, seam_cli, wait_for, wait_response
+
+READY = ("{signal: READY, pair: EURUSD, direction: LONG, confidence: 0.85, entry: 1.0850, stop: 1.0820, "
+         "target: 1.0910, setup_type: FVG_ENTRY}")
+
+
+def intent(intent_id: str, kind: str, payload: str) -> str:
+    return f"seam: 1\nid: {intent_id}\nkind: {kind}\npayload: {payload}\n"
+
+
+class Desk:
+    """A daemon on a simulated Wednesday morning (FakeClock), with helpers that play agent and human."""
+
+    def __init__(self, paths: SeamPaths, clock: FakeClock, daemon: DaemonThread) -> None:
+        self.paths = paths
+        self.clock = clock
+        self.daemon = daemon
+
+    @property
+    def broker(self):  # type: ignore[no-untyped-def]
+        return self.daemon.daemon.broker_service.broker
+
+    @property
+    def approval(self):  # type: ignore[no-untyped-def]
+        return self.daemon.daemon.pipeline.context.services["approval"]
+
+    def send(self, intent_id: str, kind: str, payload: str) -> dict[str, object]:
+        drop(self.paths, f"{intent_id}.yaml", intent(intent_id, kind, payload))
+        return wait_response(self.paths, intent_id)
+
+    def propose(self, intent_id: str, payload: str = READY) -> dict[str, object]:
+        front = self.send(intent_id, "signal", payload)
+        assert front["status"] == "pending_approval", front["body"]
+        return front
+
+    def code(self, proposal: str) -> str:
+        """The human reads the code at the console (the store); an agent is never given it."""
+        with sqlite3.connect(self.paths.db) as conn:
+            return str(conn.execute("SELECT code FROM approval_codes WHERE proposal_id = ?", (proposal,)).fetchone()[0])
+
+    def approve(self, intent_id: str, proposal: str, code: str, decision: str = "approve") -> dict[str, object]:
+        return self.send(intent_id, "approve", f"{{proposal: {proposal}, code: '{code}', decision: {decision}}}")
+
+    def orders_sent(self) -> int:
+        return len(self.broker.sent)
+
+    def on_loop(self, coro):  # type: ignore[no-untyped-def]
+        loop = self.daemon._loop
+        assert loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(5)
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    paths = make_seam(tmp_path / "desk")
+    clock = FakeClock()  # Wednesday 2026-11-18 09:00 UTC: the FX market is open
+    with DaemonThread(paths, clock=clock) as daemon:
+        yield Desk(paths, clock, daemon)
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+# ---- the proposal ---------------------------------------------------------------------------------
+
+
+def test_a_ready_signal_becomes_a_one_screen_evidence_bundle_waiting_for_a_human(desk):
+    front = desk.propose("sig-1")
+    body = str(front["body"])
+    for fact in ("30.0 pips / 60.0 pips", "reward : risk | 2.0", "units = ", "bid / ask / spread", "session",
+                 "open exposure", "halt off", "state anchor", "code expires"):
+        assert fact in body, fact
+    assert len(body.splitlines()) <= 30, "the evidence must fit on one screen"
+    assert desk.code("sig-1") not in body
+    assert desk.orders_sent() == 0
+
+
+def test_forming_and_none_signals_are_recorded_not_proposed(desk):
+    front = desk.send("form-1", "signal", "{signal: FORMING, pair: EURUSD, confidence: 0.4}")
+    assert front["status"] == "ok" and "Signal recorded" in str(front["body"])
+    assert desk.approval.pending() == []
+
+
+def test_a_ready_signal_on_a_weekend_is_refused_plainly(tmp_path):
+    from seam.clock import FakeClock as Clock
+    from datetime import UTC, datetime
+
+    paths = make_seam(tmp_path / "weekend")
+    with DaemonThread(paths, clock=Clock(datetime(2026, 11, 21, 12, 0, tzinfo=UTC))):  # a Saturday
+        drop(paths, "w.yaml", intent("weekend-1", "signal", READY))
+        front = wait_response(paths, "weekend-1")
+    assert front["status"] == "rejected"
+    assert "FX market is closed (weekend)" in str(front["body"])
+
+
+@pytest.mark.parametrize(("payload", "field", "words"), [
+    (READY.replace("stop: 1.0820", "stop: 1.0880"), "payload.stop", "below the entry"),
+    (READY.replace("target: 1.0910", "target: 1.0800"), "payload.target", "above the entry"),
+    (READY.replace("pair: EURUSD", "pair: GBPUSD"), "payload.pair", "not an active pair"),
+])
+def test_a_signal_with_levels_on_the_wrong_side_or_an_inactive_pair_is_rejected(desk, payload, field, words):
+    front = desk.send("bad-levels", "signal", payload)
+    assert front["status"] == "rejected"
+    assert field in str(front["body"]) and words in str(front["body"])
+
+
+# ---- no order without a valid code, on every path ------------------------------------------------
+
+
+def test_an_approve_intent_with_a_wrong_code_sends_nothing(desk):
+    desk.propose("p-wrong")
+    front = desk.approve("a-wrong", "p-wrong", wrong(desk.code("p-wrong")))
+    assert front["status"] == "failed" and "wrong code; 2 tries left" in str(front["body"])
+    assert desk.orders_sent() == 0
+
+
+def test_the_cli_with_a_wrong_code_sends_nothing(desk):
+    desk.propose("p-cli")
+    result = seam_cli("approve", "p-cli", "--code", wrong(desk.code("p-cli")), "--seam", str(desk.paths.root))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "wrong code" in result.stdout
+    assert desk.orders_sent() == 0
+
+
+def test_a_direct_call_of_the_order_path_without_an_approval_sends_nothing(desk):
+    desk.propose("p-direct")
+    request = BracketRequest("p-direct", "EURUSD", Side.BUY, 10_000, stop=1.0820, target=1.0910)
+    with pytest.raises(GuardViolation) as raised:
+        desk.on_loop(desk.daemon.daemon.broker_service.submit(request, approval="p-direct"))
+    assert raised.value.guard == "approval"
+    with pytest.raises(GuardViolation):
+        desk.on_loop(desk.daemon.daemon.broker_service.submit(request))
+    decided = desk.on_loop(desk.approval.decide("p-direct", "000000" if desk.code("p-direct") != "000000"
+                                                 else "111111", "approve", via="test"))
+    assert decided.status == "failed"
+    assert desk.orders_sent() == 0
+
+
+def test_three_wrong_codes_lock_the_proposal_even_against_the_right_code(desk):
+    desk.propose("p-lock")
+    right = desk.code("p-lock")
+    for attempt in range(3):
+        front = desk.approve(f"a-lock-{attempt}", "p-lock", wrong(right))
+        assert front["status"] == "failed"
+    assert "locked" in str(front["body"])
+    front = desk.approve("a-lock-right", "p-lock", right)
+    assert front["status"] == "failed" and "locked" in str(front["body"])
+    assert desk.orders_sent() == 0
+
+
+def test_an_expired_code_is_refused(desk):
+    desk.propose("p-old")
+    desk.clock.advance(301)
+    front = desk.approve("a-old", "p-old", desk.code("p-old"))
+    assert front["status"] == "failed" and "expired" in str(front["body"])
+    assert desk.orders_sent() == 0
+
+
+def test_a_stale_proposal_is_a_state_conflict(tmp_path):
+    paths = make_seam(tmp_path / "stale", "approval:\n  code_ttl_seconds: 3600\n")
+    clock = FakeClock()
+    with DaemonThread(paths, clock=clock) as daemon:
+        d = Desk(paths, clock, daemon)
+        d.propose("p-stale")
+        clock.advance(16 * 60)
+        front = d.approve("a-stale", "p-stale", d.code("p-stale"))
+        assert front["status"] == "conflict"
+        assert "STATE_CONFLICT" in str(front["body"]) and "16 min old" in str(front["body"])
+        assert d.orders_sent() == 0
+
+
+def test_a_changed_state_anchor_is_a_state_conflict_that_says_what_changed(desk):
+    desk.propose("p-anchor")
+    desk.broker.inject_position("USDJPY", 50_000, 151.0)
+    front = desk.approve("a-anchor", "p-anchor", desk.code("p-anchor"))
+    assert front["status"] == "conflict"
+    assert "positions: none → USDJPY 50000" in str(front["body"])
+    assert desk.orders_sent() == 0
+
+
+def test_the_halt_flag_blocks_approval(desk):
+    desk.send("halt-1", "halt", "{reason: drill}")
+    desk.propose("p-halted")
+    front = desk.approve("a-halted", "p-halted", desk.code("p-halted"))
+    assert front["status"] == "failed"
+    assert "halt flag is on" in str(front["body"])
+    assert desk.orders_sent() == 0
+
+
+def test_a_halt_after_the_proposal_makes_approval_a_conflict(desk):
+    desk.propose("p-then-halt")
+    desk.send("halt-2", "halt", "{reason: drill}")
+    front = desk.approve("a-then-halt", "p-then-halt", desk.code("p-then-halt"))
+    assert front["status"] == "conflict" and "halt: off → on" in str(front["body"])
+    assert desk.orders_sent() == 0
+
+
+# ---- one approval, one order ---------------------------------------------------------------------
+
+
+def test_a_duplicate_approve_intent_does_not_send_a_second_order(desk):
+    desk.propose("p-dup")
+    code = desk.code("p-dup")
+    first = desk.approve("a-dup", "p-dup", code)
+    assert first["status"] == "ok", first["body"]
+    assert desk.orders_sent() == 1
+    drop(desk.paths, "a-dup-again.yaml", intent("a-dup", "approve", f"{{proposal: p-dup, code: '{code}'}}"))
+    wait_for(lambda: (desk.paths.processed / "a-dup-again.yaml").exists(), what="the copy filed")
+    other = desk.approve("a-dup-other-id", "p-dup", code)
+    assert other["status"] == "failed" and "approved" in str(other["body"])
+    assert desk.orders_sent() == 1
+
+
+def test_a_rejection_needs_the_code_and_sends_nothing(desk):
+    desk.propose("p-no")
+    front = desk.approve("a-no", "p-no", desk.code("p-no"), decision="reject")
+    assert front["status"] == "ok" and "Rejected by a human" in str(front["body"])
+    assert desk.orders_sent() == 0
+    assert desk.daemon.daemon.broker_service.lifecycle.get("p-no").state == "REJECTED"
+
+
+# ---- the round trip -----------------------------------------------------------------------------
+
+
+def test_an_approved_trade_runs_to_the_target_and_leaves_an_autopsy(desk):
+    desk.propose("p-trip")
+    front = desk.approve("a-trip", "p-trip", desk.code("p-trip"))
+    assert front["status"] == "ok", front["body"]
+    life = desk.daemon.daemon.broker_service.lifecycle
+    assert life.get("p-trip").state == "MANAGED"
+    desk.on_loop(_set_price(desk, "EURUSD", 1.0915))
+    wait_for(lambda: life.get("p-trip").state == "CLOSED", what="the target fill")
+    trade = (desk.paths.responses / "trade-p-trip.md").read_text()
+    assert "Trade closed" in trade and "R multiple" in trade
+    with sqlite3.connect(desk.paths.db) as conn:
+        autopsy = conn.execute("SELECT payload FROM beads WHERE type = 'AUTOPSY'").fetchone()[0]
+    assert '"position":"p-trip"' in autopsy and '"r_multiple":' in autopsy
+
+
+async def _set_price(desk: Desk, pair: str, mid: float) -> None:
+    desk.broker.set_price(pair, mid)
+
+
+def test_an_approved_close_ends_the_position_with_an_autopsy(desk):
+    desk.propose("p-close")
+    desk.approve("a-close", "p-close", desk.code("p-close"))
+    front = desk.send("c-1", "close", "{position_id: p-close, reason: done}")
+    assert front["status"] == "pending_approval", front["body"]
+    done = desk.approve("a-c-1", "c-1", desk.code("c-1"))
+    assert done["status"] == "ok", done["body"]
+    life = desk.daemon.daemon.broker_service.lifecycle
+    wait_for(lambda: life.get("p-close").state == "CLOSED", what="the close fill")
+    assert (desk.paths.responses / "trade-p-close.md").exists()
+    assert desk.on_loop(desk.broker.open_orders()) == [], "the stop and target must not outlive the position"
+    assert desk.on_loop(desk.broker.positions()) == []
+
+
+# ---- codes stay with humans ---------------------------------------------------------------------
+
+
+def test_no_code_ever_reaches_responses_beads_or_logs(desk, caplog):
+    codes = []
+    for number in range(3):
+        desk.propose(f"p-leak-{number}")
+        codes.append(desk.code(f"p-leak-{number}"))
+    desk.approve("a-leak-0", "p-leak-0", codes[0])
+    desk.approve("a-leak-1", "p-leak-1", wrong(codes[1]))
+    desk.send("a-leak-bad", "approve", f"{{proposal: p-leak-2, code: '{codes[2]}7'}}")  # malformed: echoed?
+    texts = [p.read_text() for p in desk.paths.responses.rglob("*.md")]
+    with sqlite3.connect(desk.paths.db) as conn:
+        texts += [row[0] for row in conn.execute("SELECT payload FROM beads")]
+    texts.append(caplog.text)
+    for code in codes:
+        pattern = re.compile(rf"(?<!\d){code}(?!\d)")
+        assert not any(pattern.search(text) for text in texts), f"code {code} leaked"
+
+
+# ---- the console ---------------------------------------------------------------------------------
+
+
+def test_approvals_and_approve_without_a_code_refuse_without_an_interactive_terminal(desk):
+    desk.propose("p-tty")
+    for args in (("approvals",), ("approve", "p-tty")):
+        result = seam_cli(*args, "--seam", str(desk.paths.root), input_text="y\n")
+        assert result.returncode == 2, result.stdout
+        assert "interactive terminal" in result.stderr
+        assert desk.code("p-tty") not in result.stdout + result.stderr
+    assert desk.orders_sent() == 0
+
+
+def test_strict_mode_never_shows_codes_at_the_console(tmp_path):
+    paths = make_seam(tmp_path / "strict", "approval:\n  strict: true\n")
+    result = seam_cli("approvals", "--seam", str(paths.root))
+    assert result.returncode == 2 and "strict mode" in result.stderr
+
+
+def test_the_cli_with_the_right_code_approves_through_the_same_path(desk):
+    desk.propose("p-cli-ok")
+    result = seam_cli("approve", "p-cli-ok", "--code", desk.code("p-cli-ok"), "--seam", str(desk.paths.root))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Approved by a human" in result.stdout
+    assert desk.orders_sent() == 1
+
+
+def _run_on_a_terminal(args: list[str], answer: bytes, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run `seam ...` with a pseudo-terminal as its stdin and stdout, answering one question."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "seam", *args], stdin=follower, stdout=follower,
+                            stderr=follower, cwd=REPO, env={**os.environ, **(env or {})})
+    os.close(follower)
+    output = b""
+    deadline = time.monotonic() + 30
+    answered = False
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break  # the child closed the terminal
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"[y/N]" in output:
+            os.write(leader, answer)
+            answered = True
+    proc.wait(30)
+    os.close(leader)
+    return proc.returncode, output.decode(errors="replace")
+
+
+def test_at_a_terminal_approve_shows_the_evidence_asks_once_and_places_the_order(desk):
+    desk.propose("p-term")
+    code, screen = _run_on_a_terminal(["approve", "p-term", "--seam", str(desk.paths.root)], b"y\n")
+    assert code == 0, screen
+    assert "waiting for a human" in screen and "Approve proposal p-term? [y/N]" in screen
+    assert desk.orders_sent() == 1
+
+
+def test_at_a_terminal_approvals_lists_the_code_for_the_person(desk):
+    desk.propose("p-list")
+    code, screen = _run_on_a_terminal(["approvals", "--seam", str(desk.paths.root)], b"")
+    assert code == 0, screen
+    assert "p-list" in screen and desk.code("p-list") in screen
