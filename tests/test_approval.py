@@ -365,3 +365,15 @@ def test_at_a_terminal_approvals_lists_the_code_for_the_person(desk):
     code, screen = _run_on_a_terminal(["approvals", "--seam", str(desk.paths.root)], b"")
     assert code == 0, screen
     assert "p-list" in screen and desk.code("p-list") in screen
+
+
+def test_the_canonical_mock_cse_generator_command_becomes_an_evidence_response(desk, monkeypatch):
+    from mocks.mock_cse_generator import main as generate
+
+    monkeypatch.setenv("SEAM_CLOCK_START", "2026-11-18T09:00:00Z")  # the desk's simulated Wednesday
+    assert generate(["--seam", str(desk.paths.root), "--id", "cse-1", "--signal", "READY", "--pair", "EURUSD",
+                     "--direction", "LONG", "--confidence", "0.85", "--entry", "1.0850", "--stop", "1.0820",
+                     "--target", "1.0910", "--setup-type", "FVG_ENTRY"]) == 0
+    front = wait_response(desk.paths, "cse-1")
+    assert front["status"] == "pending_approval", front["body"]
+    assert "Proposal cse-1: LONG" in str(front["body"])
