@@ -227,9 +227,9 @@ class ApprovalService:
                 logger.warning("an approval-code channel failed for %s", proposal.id)
 
     def get(self, proposal_id: str) -> Proposal:
-        rows = self.store.read("SELECT id, kind, position_id, pair, side, units, entry, stop, target, evidence, anchor, "
-                               "anchor_hash, intent_sha256, created_at, status, tries FROM proposals WHERE id = ?",
-                               (proposal_id,))
+        rows = self.store.read(
+            "SELECT id, kind, position_id, pair, side, units, entry, stop, target, evidence, anchor, "
+            "anchor_hash, intent_sha256, created_at, status, tries FROM proposals WHERE id = ?", (proposal_id,))
         if not rows:
             raise HandlerError(f"there is no proposal {proposal_id}",
                                "Check the proposal id in the pending_approval response.")

@@ -22,7 +22,7 @@ def _intent_model(kind: Kind) -> type[BaseModel]:
     }
     fields["kind"] = (Literal[kind.value], Field(description=f"Always `{kind.value}` for this schema."))
     fields["payload"] = (KIND_MODELS[kind], Field(description=f"The `{kind.value}` payload."))
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    return create_model(
         f"{kind.value.capitalize()}Intent",
         __config__=ConfigDict(extra="forbid", title=f"seam intent: {kind.value}"),
         **fields,

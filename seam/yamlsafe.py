@@ -34,7 +34,7 @@ try:  # the C parser is ~7x faster; the pure-Python one is a correct fallback
     from yaml._yaml import CParser as _Parser
 except ImportError:  # pragma: no cover - only where PyYAML was built without libyaml
     from yaml.composer import Composer
-    from yaml.parser import Parser as _ParserPy  # type: ignore[assignment]
+    from yaml.parser import Parser as _ParserPy
     from yaml.reader import Reader
     from yaml.scanner import Scanner
 
@@ -97,7 +97,7 @@ class _StrictConstructor(SafeConstructor):
     def _problem(self, message: str, node: yaml.Node) -> YamlProblem:
         return YamlProblem(message, node.start_mark.line + 1, path=self.node_paths.get(id(node), ""))
 
-    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:  # type: ignore[override]
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         text = str(self.construct_scalar(node))
         if len(text) > MAX_NUMBER_CHARS:
             raise self._problem(f"number with {len(text)} characters is too long", node)
@@ -110,7 +110,7 @@ class _StrictConstructor(SafeConstructor):
         except ValueError:  # only reachable through an explicit !!int tag
             raise self._problem(f"{text!r} is not a whole number", node) from None
 
-    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:  # type: ignore[override]
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
         text = str(self.construct_scalar(node))
         if len(text) > MAX_NUMBER_CHARS:
             raise self._problem(f"number with {len(text)} characters is too long", node)
@@ -119,14 +119,14 @@ class _StrictConstructor(SafeConstructor):
         except ValueError:  # only reachable through an explicit !!float tag
             raise self._problem(f"{text!r} is not a number", node) from None
 
-    def construct_yaml_bool(self, node: yaml.ScalarNode) -> bool:  # type: ignore[override]
+    def construct_yaml_bool(self, node: yaml.ScalarNode) -> bool:
         # SafeConstructor maps YAML 1.1 words (yes/no/on/off) and raises KeyError on anything else.
         text = str(self.construct_scalar(node)).lower()
         if text not in ("true", "false"):
             raise self._problem(f"{text!r} is not true or false", node)
         return text == "true"
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _value in node.value:
             key = self.construct_object(key_node, deep=True)
@@ -140,16 +140,22 @@ class _StrictConstructor(SafeConstructor):
         return super().construct_mapping(node, deep=deep)
 
 
-_StrictConstructor.add_constructor("tag:yaml.org,2002:int", _StrictConstructor.construct_yaml_int)
-_StrictConstructor.add_constructor("tag:yaml.org,2002:float", _StrictConstructor.construct_yaml_float)
-_StrictConstructor.add_constructor("tag:yaml.org,2002:bool", _StrictConstructor.construct_yaml_bool)
+# the stubs type add_constructor for the stock loaders only
+_add = _StrictConstructor.add_constructor
+_add("tag:yaml.org,2002:int", _StrictConstructor.construct_yaml_int)  # type: ignore[type-var]
+_add("tag:yaml.org,2002:float", _StrictConstructor.construct_yaml_float)  # type: ignore[type-var]
+_add("tag:yaml.org,2002:bool", _StrictConstructor.construct_yaml_bool)  # type: ignore[type-var]
 
 
-class _Loader(_Parser, _StrictConstructor, _CoreResolver):  # type: ignore[misc, valid-type]
+class _Loader(_Parser, _StrictConstructor, _CoreResolver):
     def __init__(self, stream: str) -> None:
         _Parser.__init__(self, stream)
         _StrictConstructor.__init__(self)
         _CoreResolver.__init__(self)
+
+
+def _line(mark: Any) -> int | None:
+    return mark.line + 1 if mark is not None else None
 
 
 def decode_text(data: bytes) -> str:
@@ -178,18 +184,18 @@ def _check_structure(text: str, max_depth: int) -> None:
                 if depth > max_depth:
                     raise YamlProblem(
                         f"nesting deeper than {max_depth} levels is not allowed",
-                        event.start_mark.line + 1,
+                        _line(event.start_mark),
                     )
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
             elif isinstance(event, yaml.AliasEvent):
                 raise YamlProblem(
-                    f"YAML aliases (*{event.anchor}) are not allowed in intents", event.start_mark.line + 1
+                    f"YAML aliases (*{event.anchor}) are not allowed in intents", _line(event.start_mark)
                 )
             elif isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
-                    raise YamlProblem("only one YAML document per file is allowed", event.start_mark.line + 1)
+                    raise YamlProblem("only one YAML document per file is allowed", _line(event.start_mark))
     finally:
         loader.dispose()
 
