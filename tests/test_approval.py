@@ -99,8 +99,9 @@ def test_forming_and_none_signals_are_recorded_not_proposed(desk):
 
 
 def test_a_ready_signal_on_a_weekend_is_refused_plainly(tmp_path):
-    from seam.clock import FakeClock as Clock
     from datetime import UTC, datetime
+
+    from seam.clock import FakeClock as Clock
 
     paths = make_seam(tmp_path / "weekend")
     with DaemonThread(paths, clock=Clock(datetime(2026, 11, 21, 12, 0, tzinfo=UTC))):  # a Saturday
