@@ -120,6 +120,36 @@ class VerifyResult:
     reason: str = ""
 
 
+class _WriteLock:
+    """The store's in-process write lock, with a fast lane: threads marked as priority (the halt lane's)
+    go before any waiting ordinary writer, so a halt never queues behind a burst of commits."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._held = False
+        self._priority_waiting = 0
+        self._local = threading.local()
+
+    def mark_priority_thread(self) -> None:
+        self._local.priority = True
+
+    def __enter__(self) -> None:
+        priority = getattr(self._local, "priority", False)
+        with self._cond:
+            if priority:
+                self._priority_waiting += 1
+            while self._held or (not priority and self._priority_waiting):
+                self._cond.wait()
+            if priority:
+                self._priority_waiting -= 1
+            self._held = True
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._held = False
+            self._cond.notify_all()
+
+
 class BeadStore:
     """One SQLite file; a connection per thread; writes serialised by BEGIN IMMEDIATE."""
 
@@ -128,7 +158,7 @@ class BeadStore:
         self.synchronous = synchronous.upper()
         self.clock = clock or SystemClock()
         self._local = threading.local()
-        self._write_lock = threading.Lock()  # in-process writers queue here, not in SQLite's sleepy busy loop
+        self._write_lock = _WriteLock()  # in-process writers queue here, not in SQLite's sleepy busy loop
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         with self._write_lock:
@@ -160,6 +190,10 @@ class BeadStore:
             with self._connections_lock:
                 self._connections.append(conn)
         return conn
+
+    def mark_priority_thread(self) -> None:
+        """Call on a thread whose writes go first (the halt lane's pool initializer)."""
+        self._write_lock.mark_priority_thread()
 
     def close(self) -> None:
         with self._connections_lock:

@@ -44,7 +44,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PRIORITY_WORKERS = 2
-RECHECK_SECONDS = 0.1   # how often files still being written are looked at again
+RECHECK_SECONDS = 0.05  # how often files still being written are looked at again
+SWEEP_NEWEST = 16       # while busy, the newest files no event has announced are looked at each tick
 DEFER_SECONDS = 0.05    # wait before asking again about an id another live daemon is handling
 INTAKE_CHUNK = 32       # names looked at per intake round (see _intake_loop)
 BLOCKING_THREADS = 3    # threads for the normal lane's blocking steps (file IO, SQLite)
@@ -95,6 +96,10 @@ class Daemon:
         self._ignored: set[str] = set()
         self._inflight = 0
         self._idle = asyncio.Event()
+        self._priority_in_flight = 0
+        self._unannounced = 0
+        self._no_priority_work = asyncio.Event()
+        self._no_priority_work.set()
 
     def _open_broker_service(self, config: LoadedConfig) -> Any:
         """The mode picks the broker once, here; LIVE without IBKR_ALLOW_LIVE=true stops the start."""
@@ -130,7 +135,8 @@ class Daemon:
         concurrency = self.settings.handlers.concurrency
         self._pools = {
             "intake": ThreadPoolExecutor(1, thread_name_prefix="seam-intake"),
-            "priority": ThreadPoolExecutor(PRIORITY_WORKERS, thread_name_prefix="seam-halt"),
+            "priority": ThreadPoolExecutor(PRIORITY_WORKERS, thread_name_prefix="seam-halt",
+                                           initializer=self.store.mark_priority_thread),
             # Handlers are coroutines: `concurrency` of them run at once on the loop. The blocking steps
             # around them need few threads, and every extra thread competes for the GIL with the
             # observer and the halt lane (measured: 2 threads move a burst as fast as 8).
@@ -244,17 +250,39 @@ class Daemon:
                 return name
 
     async def _timers(self) -> None:
-        """Recheck files being written often; rescan the folder and adopt orphans now and then."""
+        """Recheck files being written often; look for the newest arrivals while busy; rescan the
+        folder and adopt orphans now and then."""
         last_rescan = time.monotonic()
         while True:
             await asyncio.sleep(RECHECK_SECONDS)
             if self._writing:
                 await self._consider(list(self._writing))
+            if self._inflight or self._unannounced:
+                await self._sweep_newest()
             if time.monotonic() - last_rescan >= self.settings.intake.rescan_seconds:
                 last_rescan = time.monotonic()
                 await self._scan()
                 for claimed in await self._in("intake", self.claimant.adopt_orphans):
                     self._enqueue_claimed(claimed, priority=self._is_priority_file(claimed))
+
+    async def _sweep_newest(self) -> None:
+        """Under a backlog the observer's threads fall behind (measured: over a second behind a
+        5,000-file burst), and a halt's event waits with them. So while busy, the newest files in
+        incoming/ that no event has announced yet are looked at directly."""
+        names, self._unannounced = await self._in("intake", self._newest_unannounced, SWEEP_NEWEST)
+        if names:
+            await self._consider(names)
+
+    def _newest_unannounced(self, count: int) -> tuple[list[str], int]:
+        """The `count` newest candidate files no hint has queued yet, and how many such files there are."""
+        try:
+            with os.scandir(self.paths.incoming) as listing:
+                entries = [e for e in listing if e.name not in self._queued and e.name not in self._ignored
+                           and e.name not in self._writing and is_candidate(e.name)]
+        except FileNotFoundError:
+            return [], 0
+        newest = sorted(entries, key=_arrival_order, reverse=True)[:count]
+        return [e.name for e in newest], len(entries)
 
     async def _scan(self) -> None:
         names = await self._in("intake", self._list_incoming)
@@ -306,6 +334,8 @@ class Daemon:
     def _enqueue_claimed(self, claimed: Path, *, priority: bool) -> None:
         self._track(+1)
         if priority:
+            self._priority_in_flight += 1
+            self._no_priority_work.clear()
             self._priority.put_nowait(claimed)
         else:
             self._normal.put_nowait(str(claimed))
@@ -330,9 +360,14 @@ class Daemon:
                 logger.exception("could not finish %s; it stays in processing/ and is retried at restart", job)
             finally:
                 self._track(-1)
+                if lane == "priority":
+                    self._priority_done()
 
     async def _normal_job(self) -> tuple[Path | None, str]:
         item = await self._normal.get()
+        # While a halt is in flight, ordinary intents wait to start: every thread they would occupy
+        # competes with the halt lane for the GIL and the store's write lock.
+        await self._no_priority_work.wait()
         if os.sep in item:  # already claimed (adopted at start-up)
             return Path(item), ""
         self._queued.discard(item)
@@ -340,6 +375,12 @@ class Daemon:
 
     async def _priority_job(self) -> tuple[Path | None, str]:
         return await self._priority.get(), ""
+
+    def _priority_done(self) -> None:
+        self._priority_in_flight -= 1
+        if self._priority_in_flight <= 0:
+            self._priority_in_flight = 0
+            self._no_priority_work.set()
 
     def _claim_and_prepare(self, claimed: Path | None, name: str, started: float) -> Prepared | None:
         """One trip to the thread pool: claim (unless already claimed), then read, validate, decide."""
