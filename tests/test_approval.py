@@ -378,3 +378,49 @@ def test_the_canonical_mock_cse_generator_command_becomes_an_evidence_response(d
     front = wait_response(desk.paths, "cse-1")
     assert front["status"] == "pending_approval", front["body"]
     assert "Proposal cse-1: LONG" in str(front["body"])
+
+
+def test_the_seam_watch_terminal_shows_the_code_and_its_log_stream_never_does(tmp_path):
+    """The daemon writes codes to its controlling terminal (/dev/tty), a human channel, not to stderr."""
+    import fcntl
+    import os
+    import pty
+    import subprocess
+    import sys
+    import termios
+    import time
+
+    from tests.conftest import REPO
+
+    paths = make_seam(tmp_path / "tty")
+    leader, follower = pty.openpty()
+    log = (tmp_path / "watch.log").open("w")
+
+    def take_terminal() -> None:  # runs in the child: make the pseudo-terminal its controlling terminal
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([sys.executable, "-m", "seam", "watch", "--seam", str(paths.root)], stdin=follower,
+                            stdout=log, stderr=log, cwd=REPO, start_new_session=True, preexec_fn=take_terminal,
+                            env={**os.environ, "SEAM_CLOCK_START": "2026-11-18T09:00:00Z"})
+    os.close(follower)
+    screen = b""
+    try:
+        wait_for(lambda: "watching" in (tmp_path / "watch.log").read_text(), 20, what="daemon start")
+        drop(paths, "s.yaml", intent("tty-1", "signal", READY))
+        wait_response(paths, "tty-1")
+        os.set_blocking(leader, False)
+        deadline = time.monotonic() + 5
+        while b"APPROVAL CODE" not in screen and time.monotonic() < deadline:
+            try:
+                screen += os.read(leader, 4096)
+            except BlockingIOError:
+                time.sleep(0.02)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
+        os.close(leader)
+    with sqlite3.connect(paths.db) as conn:
+        code = str(conn.execute("SELECT code FROM approval_codes WHERE proposal_id = 'tty-1'").fetchone()[0])
+    assert f"APPROVAL CODE {code} for proposal tty-1" in screen.decode(errors="replace")
+    assert code not in (tmp_path / "watch.log").read_text()
