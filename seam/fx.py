@@ -56,7 +56,7 @@ AFTER_NEW_YORK = "after New York"
 
 _MICRO = Decimal("0.000001")
 _CENT = Decimal("0.01")
-# A USDXXX conversion further than this from 1/entry is taken for a mistake (inverted, or 1.0 left in).
+# A USD-based conversion further than this from 1/entry is taken for a mistake (inverted, or 1.0 left in).
 _CONVERSION_TOLERANCE = Decimal("0.10")
 
 
@@ -277,7 +277,7 @@ def size_units(
     """Units so that a stop-out loses equity × risk% ÷ 100 USD, rounded down to whole lots, then capped.
 
     One unit moving by the stop distance loses that distance in the quote currency; `quote_to_usd` turns
-    it into USD: 1.0 for XXXUSD pairs, 1 / price for USDXXX pairs (1 / 151.2 for USDJPY at 151.2).
+    it into USD: 1.0 for USD-quoted pairs, 1 / price for USD-based pairs (1 / 151.2 for USDJPY at 151.2).
     Nothing is looked up. The caps, in order: `max_units_per_order`, then the total open risk after
     this trade (`open_risk_usd` plus this trade's) must stay within `max_total_open_risk_usd`, which can
     bring the size to 0.

@@ -84,7 +84,7 @@ async def _run(gateway: FakeGateway, control_port: int | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
+        with contextlib.suppress(NotImplementedError):  # loops without signal handlers (Windows): Ctrl-C still stops
             loop.add_signal_handler(sig, stop.set)
     await gateway.start()
     control = ControlChannel(gateway, port=control_port) if control_port is not None else None
