@@ -12,9 +12,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from seam.audit import BeadStore
 from seam.clock import Clock
 from seam.paths import write_atomic
+from seam.store import Store
 
 __all__ = ["ALERT_TYPES", "Alert", "AlertSink", "Severity"]
 
@@ -62,7 +62,7 @@ class Alert:
 
 
 class AlertSink:
-    def __init__(self, store: BeadStore, alerts_dir: Path, clock: Clock) -> None:
+    def __init__(self, store: Store, alerts_dir: Path, clock: Clock) -> None:
         self.store = store
         self.alerts_dir = alerts_dir
         self.clock = clock

@@ -14,53 +14,27 @@ beads, logs or MCP output. docs/SECURITY.md states what this does and does not s
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from seam import fx
-from seam.audit import BeadStore, canonical_json
 from seam.broker.lifecycle import PositionState
 from seam.broker.service import BrokerService
 from seam.broker.types import BracketRequest, Fill, Order, OrderRequest, OrderState, OrderType, Side
 from seam.clock import Clock
 from seam.config import Settings
-from seam.errors import GuardViolation, HandlerError
-from seam.handlers.base import HALT_FLAG
+from seam.errors import GuardViolation, HandlerError, IntentError
 from seam.paths import SeamPaths
+from seam.store import ProposalRow, ProposalStatus, Store, canonical_json
 
 __all__ = ["ApprovalService", "Decided", "Proposal", "ProposalStatus"]
 
 logger = logging.getLogger(__name__)
 S = PositionState
-
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS proposals (
-        id TEXT PRIMARY KEY, kind TEXT NOT NULL, position_id TEXT NOT NULL, pair TEXT NOT NULL, side TEXT NOT NULL,
-        units INTEGER NOT NULL, entry REAL, stop REAL, target REAL, evidence TEXT NOT NULL, anchor TEXT NOT NULL,
-        anchor_hash TEXT NOT NULL, intent_sha256 TEXT NOT NULL, created_at TEXT NOT NULL, status TEXT NOT NULL,
-        tries INTEGER NOT NULL DEFAULT 0, decided_at TEXT)""",
-    # the codes live apart from everything that is ever shown: responses, beads and logs never read this table
-    """CREATE TABLE IF NOT EXISTS approval_codes (
-        proposal_id TEXT PRIMARY KEY, code TEXT NOT NULL, bound_hash TEXT NOT NULL, expires_at TEXT NOT NULL,
-        used INTEGER NOT NULL DEFAULT 0)""",
-)
-
-
-class ProposalStatus(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    LOCKED = "locked"
-    EXPIRED = "expired"
-    CONFLICT = "conflict"
-    FAILED = "failed"
-
 
 @dataclass(frozen=True)
 class Proposal:
@@ -80,6 +54,11 @@ class Proposal:
     created_at: datetime
     status: ProposalStatus
     tries: int
+
+    @classmethod
+    def from_row(cls, r: ProposalRow) -> Proposal:
+        return cls(r.id, r.kind, r.position_id, r.pair, Side(r.side), r.units, r.entry, r.stop, r.target, r.evidence,
+                   r.anchor, r.anchor_hash, r.intent_sha256, r.created_at, r.status, r.tries)
 
     @property
     def bound_hash(self) -> str:
@@ -103,17 +82,8 @@ class Decided:
 CodeChannel = Callable[[Proposal, str, datetime], None]
 
 
-@dataclass(frozen=True)
-class ApprovalToken:
-    """Issued only by `decide` after a correct code; the broker's order path accepts nothing else."""
-
-    proposal_id: str
-    ref: str
-    nonce: str
-
-
 class ApprovalService:
-    def __init__(self, store: BeadStore, broker: BrokerService, settings: Settings, clock: Clock,
+    def __init__(self, store: Store, broker: BrokerService, settings: Settings, clock: Clock,
                  paths: SeamPaths, channels: list[CodeChannel] | None = None) -> None:
         self.store = store
         self.broker = broker
@@ -121,11 +91,7 @@ class ApprovalService:
         self.clock = clock
         self.paths = paths
         self.channels = list(channels or [])
-        self._tokens: dict[str, ApprovalToken] = {}
         self._pending_code: dict[str, str] = {}  # proposal id → the code presented, checked in the order path
-        with store.transaction() as tx:
-            for statement in _SCHEMA:
-                tx.execute(statement)
         broker.approval_hook = self.check_order
         broker.broker.subscribe(self._on_broker_event)
 
@@ -150,7 +116,7 @@ class ApprovalService:
         now = self.clock.now()
         anchor = await self.anchor(pair)
         expires = now + timedelta(seconds=self.settings.approval.code_ttl_seconds)
-        halt = self.store.flag(HALT_FLAG)
+        halt = self.store.flags.halt()
         evidence = {
             "pair": pair, "direction": payload.direction, "side": str(side), "setup": payload.setup_type,
             "confidence": payload.confidence, "entry": payload.entry, "stop": payload.stop, "target": payload.target,
@@ -162,7 +128,7 @@ class ApprovalService:
             "equity": account.net_liquidation, "bid": quote.bid, "ask": quote.ask, "spread_pips": quote.spread_pips,
             "mid": round(mid, 5), "session": fx.fx_session(now), "open_risk_usd": open_risk,
             "open_positions": len(anchor["positions"]),
-            "guards": {"halt": "ON" if halt and halt.get("on") else "off", "mode": self.broker.mode.upper(),
+            "guards": {"halt": "ON" if halt else "off", "mode": self.broker.mode.upper(),
                        "link": self.broker.link_state()},
             "expires_at": expires.isoformat(timespec="seconds"), "thesis": payload.thesis,
         }
@@ -175,10 +141,13 @@ class ApprovalService:
 
     async def propose_close(self, intent_id: str, intent_sha256: str, position_id: str,
                             reason: str | None) -> Proposal:
-        record = self.broker.lifecycle.get(position_id)
+        record = self.broker.lifecycle.find(position_id)
+        if record is None:
+            raise IntentError.single("payload.position_id", f"seam tracks no position {position_id!r}; the "
+                                                            "`positions` kind lists the open ones")
         if record.state not in (S.FILLED, S.MANAGED):
-            raise HandlerError(f"position {position_id} is {record.state}, not open",
-                               "Only a FILLED or MANAGED position can be closed; see the `positions` kind.")
+            raise IntentError.single("payload.position_id", f"position {position_id} is {record.state}, not open: "
+                                                            "only a FILLED or MANAGED position can be closed")
         side = Side(record.side).opposite
         quote = await self.broker.broker.quote(record.pair)
         now = self.clock.now()
@@ -204,12 +173,12 @@ class ApprovalService:
                 anchor: dict[str, Any], intent_sha256: str, now: datetime) -> Proposal:
         anchor_hash = _hash(anchor)
         with self.store.transaction() as tx:
-            if tx.execute("SELECT 1 FROM proposals WHERE id = ?", (proposal_id,)).fetchone():
-                raise HandlerError(f"a proposal {proposal_id} already exists", "Use a new id for a new proposal.")
-            tx.execute("INSERT INTO proposals VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,NULL)",
-                       (proposal_id, kind, position_id, pair, str(side), units, entry, stop, target,
-                        json.dumps(evidence), json.dumps(anchor), anchor_hash, intent_sha256, now.isoformat(),
-                        ProposalStatus.PENDING))
+            if self.store.proposals.exists(proposal_id, tx):
+                raise IntentError.single("id", f"a proposal {proposal_id} already exists; use a new id for a new "
+                                               "proposal")
+            self.store.proposals.insert(tx, ProposalRow(proposal_id, kind, position_id, pair, str(side), units, entry,
+                                                        stop, target, evidence, anchor, anchor_hash, intent_sha256,
+                                                        now, ProposalStatus.PENDING, 0))
             self.store.append("PROPOSAL", {"proposal": proposal_id, "kind": kind, "pair": pair, "side": str(side),
                                            "units": units, "anchor": anchor_hash[:16]}, intent_id=proposal_id, conn=tx)
         return self.get(proposal_id)
@@ -217,9 +186,7 @@ class ApprovalService:
     def _issue_code(self, proposal: Proposal, expires: datetime) -> None:
         # INV: the code goes only to human channels; nothing here returns it to the caller
         code = f"{secrets.randbelow(1_000_000):06d}"
-        with self.store.transaction() as tx:
-            tx.execute("INSERT OR REPLACE INTO approval_codes VALUES (?, ?, ?, ?, 0)",
-                       (proposal.id, code, proposal.bound_hash, expires.isoformat()))
+        self.store.codes.issue(proposal.id, code, proposal.bound_hash, expires)
         for channel in self.channels:
             try:
                 channel(proposal, code, expires)
@@ -227,21 +194,14 @@ class ApprovalService:
                 logger.warning("an approval-code channel failed for %s", proposal.id)
 
     def get(self, proposal_id: str) -> Proposal:
-        rows = self.store.read(
-            "SELECT id, kind, position_id, pair, side, units, entry, stop, target, evidence, anchor, "
-            "anchor_hash, intent_sha256, created_at, status, tries FROM proposals WHERE id = ?", (proposal_id,))
-        if not rows:
-            raise HandlerError(f"there is no proposal {proposal_id}",
-                               "Check the proposal id in the pending_approval response.")
-        r = rows[0]
-        return Proposal(r[0], r[1], r[2], r[3], Side(r[4]), int(r[5]), r[6], r[7], r[8], json.loads(r[9]),
-                        json.loads(r[10]), r[11], r[12], datetime.fromisoformat(r[13]), ProposalStatus(r[14]),
-                        int(r[15]))
+        row = self.store.proposals.get(proposal_id)
+        if row is None:
+            raise IntentError.single("payload.proposal", f"there is no proposal {proposal_id!r}; the proposal id is "
+                                                         "in the pending_approval response")
+        return Proposal.from_row(row)
 
     def pending(self) -> list[Proposal]:
-        rows = self.store.read("SELECT id FROM proposals WHERE status = ? ORDER BY created_at",
-                               (ProposalStatus.PENDING,))
-        return [self.get(r[0]) for r in rows]
+        return [Proposal.from_row(row) for row in self.store.proposals.pending()]
 
     async def anchor(self, pair: str) -> dict[str, Any]:
         """The state a human approves against: positions, working orders, equity bucket, halt flag, quote."""
@@ -249,12 +209,12 @@ class ApprovalService:
         orders = await self.broker.open_orders()
         account = await self.broker.account()
         quote = await self.broker.broker.quote(pair)
-        halt = self.store.flag(HALT_FLAG)
+        halt = self.store.flags.halt()
         return {
             "positions": sorted([p.pair, p.quantity] for p in positions if p.quantity),
             "orders": sorted([o.ref, o.pair, str(o.side), o.quantity] for o in orders),
             "equity_bucket": int(account.net_liquidation // 1000) * 1000,
-            "halt": bool(halt and halt.get("on")),
+            "halt": halt is not None,
             "quote_bucket": round(((quote.bid + quote.ask) / 2) / (fx.pip_size(pair) * 10)),  # 10-pip buckets
         }
 
@@ -306,26 +266,24 @@ class ApprovalService:
         self._verify_code(self.get(approval), code)
 
     def _verify_code(self, proposal: Proposal, code: str) -> None:
-        rows = self.store.read("SELECT code, bound_hash, expires_at, used FROM approval_codes WHERE proposal_id = ?",
-                               (proposal.id,))
-        if not rows:
+        issued = self.store.codes.get(proposal.id)
+        if issued is None:
             raise GuardViolation("code", f"no code was issued for proposal {proposal.id}")
-        stored, bound, expires_at, used = rows[0]
         now = self.clock.now()
-        if used:
+        if issued.used:
             raise GuardViolation("code", "that code was already used; codes are single-use")
-        if now > datetime.fromisoformat(expires_at):
+        if now > issued.expires_at:
             self._close_proposal(proposal, ProposalStatus.EXPIRED, S.EXPIRED, "the approval code expired")
-            raise GuardViolation("code_expired", f"the approval code expired at {expires_at}; send the signal again "
-                                                 "for a new proposal and code")
-        if bound != proposal.bound_hash:
+            raise GuardViolation("code_expired", f"the approval code expired at {issued.expires_at.isoformat()}; send "
+                                                 "the signal again for a new proposal and code")
+        if issued.bound_hash != proposal.bound_hash:
             raise GuardViolation("code", "the proposal changed after its code was issued; the code is void")
-        if not secrets.compare_digest(stored, code):
+        if not secrets.compare_digest(issued.code, code):
             tries = proposal.tries + 1
             locked = tries >= self.settings.approval.max_tries
             with self.store.transaction() as tx:
-                tx.execute("UPDATE proposals SET tries = ?, status = ? WHERE id = ?",
-                           (tries, ProposalStatus.LOCKED if locked else ProposalStatus.PENDING, proposal.id))
+                self.store.proposals.set_tries(tx, proposal.id, tries,
+                                               ProposalStatus.LOCKED if locked else ProposalStatus.PENDING)
                 self.store.append("APPROVAL", {"proposal": proposal.id, "event": "wrong_code", "tries": tries,
                                                "locked": locked}, intent_id=proposal.id, conn=tx)
             if locked:
@@ -337,9 +295,8 @@ class ApprovalService:
             left = self.settings.approval.max_tries - tries
             raise GuardViolation("code", f"wrong code; {left} {'try' if left == 1 else 'tries'} left")
         with self.store.transaction() as tx:
-            tx.execute("UPDATE approval_codes SET used = 1 WHERE proposal_id = ?", (proposal.id,))
-            tx.execute("UPDATE proposals SET status = ?, decided_at = ? WHERE id = ?",
-                       (ProposalStatus.APPROVED, now.isoformat(), proposal.id))
+            self.store.codes.spend(tx, proposal.id)
+            self.store.proposals.set_status(tx, proposal.id, ProposalStatus.APPROVED, decided_at=now)
             self.store.append("APPROVAL", {"proposal": proposal.id, "event": "approved"}, intent_id=proposal.id,
                               conn=tx)
         if proposal.kind == "open":
@@ -347,13 +304,13 @@ class ApprovalService:
 
     def _reject(self, proposal: Proposal, code: str, via: str) -> Decided:
         try:
-            rows = self.store.read("SELECT code, used FROM approval_codes WHERE proposal_id = ?", (proposal.id,))
-            if not rows or rows[0][1] or not secrets.compare_digest(rows[0][0], code):
+            issued = self.store.codes.get(proposal.id)
+            if issued is None or issued.used or not secrets.compare_digest(issued.code, code):
                 self._verify_code(proposal, code)  # counts the wrong try and explains
         except GuardViolation as exc:
             return Decided("failed", exc.message, {"proposal": proposal.id, "guard": exc.guard})
         with self.store.transaction() as tx:
-            tx.execute("UPDATE approval_codes SET used = 1 WHERE proposal_id = ?", (proposal.id,))
+            self.store.codes.spend(tx, proposal.id)
         self._close_proposal(proposal, ProposalStatus.REJECTED, S.REJECTED, f"rejected by a human via {via}")
         self.store.append("APPROVAL", {"proposal": proposal.id, "event": "rejected", "via": via}, intent_id=proposal.id)
         return Decided("ok", f"Rejected by a human via {via}; nothing was sent.", {"proposal": proposal.id})
@@ -374,8 +331,7 @@ class ApprovalService:
 
     def _close_proposal(self, proposal: Proposal, status: ProposalStatus, state: PositionState, reason: str) -> None:
         with self.store.transaction() as tx:
-            tx.execute("UPDATE proposals SET status = ?, decided_at = ? WHERE id = ?",
-                       (status, self.clock.now().isoformat(), proposal.id))
+            self.store.proposals.set_status(tx, proposal.id, status, decided_at=self.clock.now())
         if proposal.kind == "open":
             record = self.broker.lifecycle.get(proposal.position_id)
             if record.state in (S.PROPOSED, S.APPROVED):
@@ -428,8 +384,8 @@ class ApprovalService:
                                        self.clock.now())
 
     def _position_for_ref(self, ref: str) -> tuple[str, str] | None:
-        rows = self.store.read("SELECT position_id, kind FROM proposals WHERE id = ?", (ref,))
-        return (rows[0][0], rows[0][1]) if rows else None
+        row = self.store.proposals.get(ref)
+        return (row.position_id, row.kind) if row else None
 
     def _on_fill(self, fill: Fill) -> None:
         found = self._position_for_ref(fill.ref)

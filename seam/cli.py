@@ -61,9 +61,9 @@ def _setup_logging(level: str) -> None:
 
 
 def _store(paths: SeamPaths, config: LoadedConfig) -> Any:
-    from seam.audit import BeadStore
+    from seam.store import Store
 
-    return BeadStore(paths.db, synchronous=config.settings.beads.synchronous)
+    return Store(paths.db, synchronous=config.settings.beads.synchronous)
 
 
 def _clock() -> Clock:
@@ -155,7 +155,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
     paths = _paths(args)
     _require_seam(paths)
     settings = _config(args, paths).settings
-    data = sys.stdin.buffer.read(settings.intake.max_bytes + 1) if args.file == "-" else Path(args.file).read_bytes()
+    try:
+        data = sys.stdin.buffer.read(settings.intake.max_bytes + 1) if args.file == "-" \
+            else Path(args.file).read_bytes()
+    except OSError as exc:
+        err.print(f"seam: cannot read {args.file}: {exc.strerror or exc}; nothing was sent", markup=False)
+        return EXIT_USAGE
     return _submit_and_wait(paths, settings, data, timeout=args.timeout, wait=not args.no_wait)
 
 
@@ -198,13 +203,10 @@ def _codes(paths: SeamPaths, config: LoadedConfig) -> dict[str, tuple[str, str]]
     """proposal id → (code, expires_at) for pending proposals: the operator console's view only."""
     store = _store(paths, config)
     try:
-        rows = store.read("SELECT c.proposal_id, c.code, c.expires_at FROM approval_codes c JOIN proposals p "
-                          "ON p.id = c.proposal_id WHERE p.status = 'pending' AND c.used = 0")
-    except Exception:  # no proposals table yet: nothing pending
-        rows = []
+        live = store.codes.live_for_pending()
     finally:
         store.close()
-    return {r[0]: (r[1], r[2]) for r in rows}
+    return {pid: (row.code, row.expires_at.isoformat()) for pid, row in live.items()}
 
 
 def _refuse_without_terminal(what: str, config: LoadedConfig) -> int | None:
@@ -229,8 +231,7 @@ def cmd_approvals(args: argparse.Namespace) -> int:
     codes = _codes(paths, config)
     store = _store(paths, config)
     try:
-        rows = store.read("SELECT id, kind, pair, side, units, entry, stop, target, evidence FROM proposals "
-                          "WHERE status = 'pending' ORDER BY created_at")
+        rows = store.proposals.pending()
     finally:
         store.close()
     if not rows:
@@ -239,12 +240,11 @@ def cmd_approvals(args: argparse.Namespace) -> int:
     table = Table(title="Proposals waiting for a human")
     for column in ("proposal", "kind", "pair", "side", "units", "entry · stop · target", "R:R", "code", "expires"):
         table.add_column(column)
-    for pid, kind, pair, side, units, entry, stop, target, evidence in rows:
-        facts = json.loads(evidence)
-        code, expires = codes.get(pid, ("-", "-"))
-        levels = f"{entry} · {stop} · {target}" if entry else "market"
-        table.add_row(pid, kind, pair, side, f"{units:,}", levels, str(facts.get("reward_risk", "-")), code,
-                      expires[11:19] if len(expires) > 19 else expires)
+    for row in rows:
+        code, expires = codes.get(row.id, ("-", "-"))
+        levels = f"{row.entry} · {row.stop} · {row.target}" if row.entry else "market"
+        table.add_row(row.id, row.kind, row.pair, row.side, f"{row.units:,}", levels,
+                      str(row.evidence.get("reward_risk", "-")), code, expires[11:19] if len(expires) > 19 else expires)
     out.print(table)
     out.print("Approve with `seam approve PROPOSAL`; reject with `seam approve PROPOSAL --reject`.")
     return EXIT_OK
@@ -381,10 +381,6 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from seam.clock import SystemClock
-    from seam.handlers.base import HandlerContext
-    from seam.handlers.system import clear_halt, halt_state
-
     paths = _paths(args)
     _require_seam(paths)
     if not _interactive():
@@ -393,15 +389,15 @@ def cmd_resume(args: argparse.Namespace) -> int:
     config = _config(args, paths)
     store = _store(paths, config)
     try:
-        state = halt_state(store)
+        state = store.flags.halt()
         if state is None:
             out.print("The halt flag is off; nothing to clear.")
             return EXIT_OK
-        out.print(f"HALT is on since {state['at']}: {state['reason']}")
+        out.print(f"HALT is on since {state.at}: {state.reason}")
         if input("Clear the halt and allow capital actions again? [y/N] ").strip().lower() not in ("y", "yes"):
             out.print("Halt left on.")
             return EXIT_NOT_OK
-        clear_halt(HandlerContext(config.settings, paths, store, SystemClock()), by="console", note=args.note or "")
+        store.halt_off(by="console", note=args.note or "")
         out.print("Halt cleared.")
         return EXIT_OK
     finally:
@@ -410,7 +406,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_broker_status(args: argparse.Namespace) -> int:
     from seam.broker.guards import default_port
-    from seam.broker.service import LINK_FLAG
     from seam.broker.types import Mode
 
     paths = _paths(args)
@@ -418,7 +413,7 @@ def cmd_broker_status(args: argparse.Namespace) -> int:
     config = _config(args, paths)
     store = _store(paths, config)
     try:
-        published = store.flag(LINK_FLAG)
+        published = store.flags.link()
     finally:
         store.close()
     broker = config.settings.broker
@@ -431,10 +426,10 @@ def cmd_broker_status(args: argparse.Namespace) -> int:
     table.add_row("account (configured)", "from the gateway" if account is None else "set (SEAM_IB_ACCOUNT, redacted)")
     table.add_row("live allowed", "yes (IBKR_ALLOW_LIVE=true)" if config.secrets.allow_live else "no")
     if published:
-        table.add_row("link", f"{published['state']} — as the daemon published it at {published['at']}")
-        table.add_row("account (gateway)", str(published.get("account") or "-"))
-        if published.get("detail"):
-            table.add_row("detail", str(published["detail"]))
+        table.add_row("link", f"{published.state} — as the daemon published it at {published.at}")
+        table.add_row("account (gateway)", published.account or "-")
+        if published.detail:
+            table.add_row("detail", published.detail)
     else:
         table.add_row("link", "unknown: no daemon has published a link state (is `seam watch` running?)")
     out.print(table)
@@ -442,15 +437,13 @@ def cmd_broker_status(args: argparse.Namespace) -> int:
 
 
 def cmd_broker_reconnect(args: argparse.Namespace) -> int:
-    from seam.broker.service import RECONNECT_FLAG
-
     paths = _paths(args)
     _require_seam(paths)
     store = _store(paths, _config(args, paths))
     try:
         with store.transaction() as tx:
             bead = store.append("IBKR_SESSION", {"event": "RECONNECT_REQUESTED", "by": "console"}, conn=tx)
-            store.set_flag(tx, RECONNECT_FLAG, {"pending": True}, bead.seq)
+            store.flags.request_reconnect(tx, bead.seq)
     finally:
         store.close()
     out.print("Reconnect requested; the running daemon acts on it within a second (see `seam broker status`).")

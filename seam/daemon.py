@@ -29,7 +29,6 @@ from typing import Any, TypeVar
 
 from watchdog.observers.api import BaseObserver
 
-from seam.audit import BeadStore
 from seam.clock import Clock, SystemClock
 from seam.config import LoadedConfig
 from seam.errors import ConfigError
@@ -37,6 +36,7 @@ from seam.intake import Claimant, Readiness, ReadinessChecker, count_processing,
 from seam.paths import SeamPaths
 from seam.pipeline import Decision, Finished, Pipeline, Prepared
 from seam.route import Registry, default_registry
+from seam.store import Store
 
 __all__ = ["Daemon", "RunSummary"]
 
@@ -74,7 +74,7 @@ class Daemon:
         self.clock = clock or SystemClock()
         self.registry = registry or default_registry()
         self.registry.check_complete()
-        self.store = BeadStore(paths.db, synchronous=self.settings.beads.synchronous, clock=self.clock)
+        self.store = Store(paths.db, synchronous=self.settings.beads.synchronous, clock=self.clock)
         self.claimant = Claimant(paths.processing, owner)
         services = dict(services or {})
         if "broker" not in services:

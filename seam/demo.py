@@ -41,7 +41,6 @@ from rich.table import Table
 
 from seam import fx
 from seam.approval import ApprovalService, Proposal
-from seam.audit import BeadStore
 from seam.broker.fake import FakeBroker
 from seam.broker.lifecycle import TERMINAL
 from seam.broker.service import BrokerService
@@ -50,9 +49,9 @@ from seam.clock import ShiftedClock
 from seam.config import load_config, render_commented_yaml
 from seam.daemon import Daemon
 from seam.handlers.base import HandlerContext
-from seam.handlers.system import clear_halt
 from seam.paths import SeamPaths, write_atomic
 from seam.respond import read_front_matter
+from seam.store import Store
 
 __all__ = ["MODES", "run_demo"]
 
@@ -319,7 +318,7 @@ class _Demo:
         self.env = env
         self.stack = stack
         self.wait = RESPONSE_SECONDS[mode]
-        self.store = BeadStore(paths.db)  # the operator's console store: the same seam.db the daemon writes
+        self.store = Store(paths.db)  # the operator's console store: the same seam.db the daemon writes
         stack.callback(self.store.close)
         self.runner: _DaemonRunner | None = None
         self.gateway: _GatewayThread | None = None
@@ -467,10 +466,10 @@ class _Demo:
     def _console_code(self, proposal: str) -> str:
         if not any(pid == proposal for pid, _ in self.codes_issued):
             raise DemoFailure(f"no approval code was issued to the console for {proposal}")
-        rows = self.store.read("SELECT code FROM approval_codes WHERE proposal_id = ? AND used = 0", (proposal,))
-        if not rows:
+        issued = self.store.codes.get(proposal)
+        if issued is None or issued.used:
             raise DemoFailure(f"the console store holds no unused code for {proposal}")
-        return str(rows[0][0])
+        return issued.code
 
     def _put_market(self, mid: float) -> None:
         """Set the simulated market at a trade's entry and wait until the daemon's broker quotes it."""
@@ -492,9 +491,10 @@ class _Demo:
 
     def _show_lifecycle(self, position: str) -> None:
         path = " → ".join(str(b.payload["to"]) for b in self.store.beads(type_="POSITION", intent_id=position))
-        record = self.store.read("SELECT facts FROM lifecycle WHERE id = ?", (position,))
+        record = self.store.positions.get(position)
+        entry_fill = record.facts.get("entry_fill", "?") if record else "?"
         self.say(f"Lifecycle of {position}: {path} (each step a POSITION bead). Entry filled at "
-                 f"{_fact(record, 'entry_fill')}; the stop and the target now work at the broker.")
+                 f"{entry_fill}; the stop and the target now work at the broker.")
 
     # -- PAPER: the gateway drops the link --------------------------------------------------------
 
@@ -551,10 +551,8 @@ class _Demo:
         self.say("Refused: the halt flag is the first check of the order path; nothing reached the broker.")
         self.say("A person clears the halt at an interactive terminal with [bold]seam resume --seam "
                  f"{self.paths.root}[/] (it asks before it clears). The demo plays that person and clears it "
-                 "directly (seam.handlers.system.clear_halt), which records a HALT bead.")
-        runner = self._runner()
-        clear_halt(runner.context, by="console (the demo, playing the human)",
-                   note="RB-004 drill over")
+                 "directly (Store.halt_off, what `seam resume` calls), which records a HALT bead.")
+        self.store.halt_off(by="console (the demo, playing the human)", note="RB-004 drill over")
         self.submit("status-after-drill", "status", {}, expect="ok")
         self.say("The drill's proposal was made while halted; the human rejects it with its code, so it ends "
                  "REJECTED instead of waiting to expire.")
@@ -613,8 +611,8 @@ class _Demo:
 
     def _wait_state(self, position: str, states: set[str], what: str) -> None:
         def reached() -> bool:
-            rows = self.store.read("SELECT state FROM lifecycle WHERE id = ?", (position,))
-            state = str(rows[0][0]) if rows else None
+            record = self.store.positions.get(position)
+            state = record.state if record else None
             if state in TERMINAL and state not in states:  # it will never move again
                 raise DemoFailure(f"{position} ended {state} while the demo waited for {what}")
             return state in states
@@ -676,7 +674,7 @@ class _Demo:
         statuses = Table(title="Intents answered, by status")
         statuses.add_column("status")
         statuses.add_column("intents", justify="right")
-        for status, count in sorted(self.store.ledger_counts().items()):
+        for status, count in sorted(self.store.ledger.counts().items()):
             statuses.add_row(status, str(count))
         self.out.print(statuses, soft_wrap=False)
         verdict = self.store.verify()
@@ -720,11 +718,6 @@ def _session_event(payload: dict[str, Any]) -> str:
     if event == "RECONNECT":
         return f"{event}: attempt {payload.get('attempt')} after {payload.get('after_seconds')} s"
     return f"{event}: account {payload.get('account')}, port {payload.get('port')}"
-
-
-def _fact(rows: list[tuple[Any, ...]], key: str) -> str:
-    facts = json.loads(rows[0][0]) if rows else {}
-    return str(facts.get(key, "?"))
 
 
 @contextmanager

@@ -26,7 +26,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from seam.audit import BeadStore, LedgerRow, LedgerStatus
 from seam.clock import Clock
 from seam.config import Settings
 from seam.errors import GuardViolation, HandlerError, HandlerTimeout, IntentError, Problem
@@ -37,6 +36,7 @@ from seam.intent import Kind
 from seam.paths import SeamPaths
 from seam.respond import Outcome, Status, body_sha256, render_body, render_response, write_response
 from seam.route import Registry
+from seam.store import LedgerRow, LedgerStatus, Store
 from seam.validate import (
     CheckContext,
     ValidIntent,
@@ -89,7 +89,7 @@ class Finished:
 
 
 class Pipeline:
-    def __init__(self, paths: SeamPaths, settings: Settings, store: BeadStore, registry: Registry,
+    def __init__(self, paths: SeamPaths, settings: Settings, store: Store, registry: Registry,
                  claimant: Claimant, clock: Clock, services: dict[str, Any] | None = None) -> None:
         self.paths = paths
         self.settings = settings
@@ -173,13 +173,13 @@ class Pipeline:
         if not reserve:
             # A kind without side effects needs no reservation: running it twice harms nothing, and the
             # finish transaction re-checks the id. This saves a write transaction (and its fsync).
-            p.decision = self._decision_for(p, self.store.ledger_get(p.key))
+            p.decision = self._decision_for(p, self.store.ledger.get(p.key))
             p.reserved = False
             return
         with self.store.transaction() as tx:
-            p.decision = self._decision_for(p, self.store.ledger_get(p.key, tx))
+            p.decision = self._decision_for(p, self.store.ledger.get(p.key, tx))
             if p.decision is Decision.RUN:
-                self.store.ledger_put(tx, LedgerRow(p.key, p.intent_sha256, p.kind, LedgerStatus.IN_PROGRESS,
+                self.store.ledger.put(tx, LedgerRow(p.key, p.intent_sha256, p.kind, LedgerStatus.IN_PROGRESS,
                                                     self.claimant.owner, None, None, None))
                 p.reserved = True
 
@@ -261,7 +261,7 @@ class Pipeline:
         }
         session_id = p.intent.envelope.session_id if p.intent else None
         with self.store.transaction() as tx:
-            row = self.store.ledger_get(p.key, tx)
+            row = self.store.ledger.get(p.key, tx)
             if (p.decision is Decision.RUN and not p.reserved and row is not None
                     and row.intent_sha256 == p.intent_sha256 and row.response is not None):
                 p.row, p.decision = row, Decision.ALREADY  # an identical intent was answered meanwhile
@@ -275,7 +275,7 @@ class Pipeline:
             text = render_response(intent_id=p.key, kind=p.kind, status=status, intent_sha256=p.intent_sha256,
                                    bead=bead.seq, at=now, body=body)
             if owned and p.key_is_id:
-                self.store.ledger_put(tx, LedgerRow(p.key, p.intent_sha256, p.kind, _ledger_status(status),
+                self.store.ledger.put(tx, LedgerRow(p.key, p.intent_sha256, p.kind, _ledger_status(status),
                                                     self.claimant.owner, name, text, bead.seq))
         failpoint("after_commit")
         path = write_response(self.paths.responses, name, text, durable=self.durable)

@@ -18,10 +18,10 @@ from typing import Annotated, Any, get_args, get_origin
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from seam import fx
-from seam.audit import canonical_json
 from seam.errors import IntentError, Problem
 from seam.intent import ID_PATTERN, KIND_MODELS, Envelope, Kind
 from seam.problems import problems_from
+from seam.store import canonical_json
 from seam.yamlsafe import YamlProblem, decode_text, load_yaml
 
 __all__ = [

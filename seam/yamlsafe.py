@@ -20,13 +20,16 @@ Every problem carries the dotted path of the node it is about (`payload.reason`)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
-from yaml.reader import ReaderError
+from yaml.parser import Parser as ParserPy
+from yaml.reader import Reader, ReaderError
 from yaml.resolver import BaseResolver
+from yaml.scanner import Scanner
 
 __all__ = ["YamlProblem", "decode_text", "load_yaml"]
 
@@ -34,15 +37,12 @@ try:  # the C parser is ~7x faster; the pure-Python one is a correct fallback
     from yaml._yaml import CParser as _Parser
 except ImportError:  # pragma: no cover - only where PyYAML was built without libyaml
     from yaml.composer import Composer
-    from yaml.parser import Parser as _ParserPy
-    from yaml.reader import Reader
-    from yaml.scanner import Scanner
 
-    class _Parser(Reader, Scanner, _ParserPy, Composer):  # type: ignore[no-redef]
+    class _Parser(Reader, Scanner, ParserPy, Composer):  # type: ignore[no-redef]
         def __init__(self, stream: str) -> None:
             Reader.__init__(self, stream)
             Scanner.__init__(self)
-            _ParserPy.__init__(self)
+            ParserPy.__init__(self)
             Composer.__init__(self)
 
 
@@ -171,31 +171,59 @@ def decode_text(data: bytes) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def _check_structure(text: str, max_depth: int) -> None:
-    """Walk libyaml's event stream (iterative, no recursion) and enforce depth, aliases, one document."""
-    loader = _Loader(text)
+def _walk_events(loader: Any, max_depth: int) -> None:
+    """Walk a parser's event stream (iterative, no recursion) and enforce depth, aliases, one document."""
     depth = 0
     documents = 0
+    while loader.check_event():
+        event = loader.get_event()
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > max_depth:
+                raise YamlProblem(f"nesting deeper than {max_depth} levels is not allowed", _line(event.start_mark))
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            raise YamlProblem(f"YAML aliases (*{event.anchor}) are not allowed in intents", _line(event.start_mark))
+        elif isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                raise YamlProblem("only one YAML document per file is allowed", _line(event.start_mark))
+
+
+class _EventParserPy(Reader, Scanner, ParserPy):
+    """PyYAML's pure-Python event parser: explicit stacks and no nesting limit of its own."""
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        ParserPy.__init__(self)
+
+    def dispose(self) -> None:
+        self.states = []
+
+
+def _check_structure(text: str, max_depth: int, parser: Callable[[str], Any] | None = None) -> None:
+    """Enforce seam's structural limits before any composer sees the text.
+
+    libyaml scans ahead of the events it hands out, and newer releases stop deep nesting with an error
+    of their own before our depth check sees the level that breaks the limit. So when libyaml stops the
+    walk, the walk is repeated with the pure-Python parser, and seam's own limit, when it is the first
+    thing wrong, is what the author reads.
+    """
+    loader = (parser or _Loader)(text)
     try:
-        while loader.check_event():
-            event = loader.get_event()
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > max_depth:
-                    raise YamlProblem(
-                        f"nesting deeper than {max_depth} levels is not allowed",
-                        _line(event.start_mark),
-                    )
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
-            elif isinstance(event, yaml.AliasEvent):
-                raise YamlProblem(
-                    f"YAML aliases (*{event.anchor}) are not allowed in intents", _line(event.start_mark)
-                )
-            elif isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    raise YamlProblem("only one YAML document per file is allowed", _line(event.start_mark))
+        _walk_events(loader, max_depth)
+    except (yaml.MarkedYAMLError, ReaderError) as first:
+        try:
+            fallback = _EventParserPy(text)
+            try:
+                _walk_events(fallback, max_depth)
+            finally:
+                fallback.dispose()
+        except (yaml.YAMLError, ValueError, RecursionError):
+            pass  # a syntax error of its own: the one libyaml found is reported
+        raise first
     finally:
         loader.dispose()
 

@@ -144,6 +144,33 @@ def seam_cli(*args: str, env: dict[str, str] | None = None, input_text: str | No
                           env=full_env, input=input_text, timeout=timeout, cwd=REPO)
 
 
+def run_on_a_terminal(args: list[str], answer: bytes, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run `seam ...` with a pseudo-terminal as its stdin and stdout, answering one question."""
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "seam", *args], stdin=follower, stdout=follower,
+                            stderr=follower, cwd=REPO, env={**os.environ, **(env or {})})
+    os.close(follower)
+    output = b""
+    deadline = time.monotonic() + 30
+    answered = False
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break  # the child closed the terminal
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"[y/N]" in output:
+            os.write(leader, answer)
+            answered = True
+    proc.wait(30)
+    os.close(leader)
+    return proc.returncode, output.decode(errors="replace")
+
+
 class DaemonProcess:
     """`seam watch` in a child process, for kill -9 and several-daemon tests."""
 

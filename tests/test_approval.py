@@ -14,7 +14,7 @@ from seam.broker.types import BracketRequest, Side
 from seam.clock import FakeClock
 from seam.errors import GuardViolation
 from seam.paths import SeamPaths
-from tests.conftest import DaemonThread, drop, make_seam, seam_cli, wait_for, wait_response
+from tests.conftest import DaemonThread, drop, make_seam, run_on_a_terminal, seam_cli, wait_for, wait_response
 
 READY = ("{signal: READY, pair: EURUSD, direction: LONG, confidence: 0.85, entry: 1.0850, stop: 1.0820, "
          "target: 1.0910, setup_type: FVG_ENTRY}")
@@ -320,42 +320,9 @@ def test_the_cli_with_the_right_code_approves_through_the_same_path(desk):
     assert desk.orders_sent() == 1
 
 
-def _run_on_a_terminal(args: list[str], answer: bytes, env: dict[str, str] | None = None) -> tuple[int, str]:
-    """Run `seam ...` with a pseudo-terminal as its stdin and stdout, answering one question."""
-    import os
-    import pty
-    import subprocess
-    import sys
-    import time
-
-    from tests.conftest import REPO
-
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "seam", *args], stdin=follower, stdout=follower,
-                            stderr=follower, cwd=REPO, env={**os.environ, **(env or {})})
-    os.close(follower)
-    output = b""
-    deadline = time.monotonic() + 30
-    answered = False
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:
-            break  # the child closed the terminal
-        if not chunk:
-            break
-        output += chunk
-        if not answered and b"[y/N]" in output:
-            os.write(leader, answer)
-            answered = True
-    proc.wait(30)
-    os.close(leader)
-    return proc.returncode, output.decode(errors="replace")
-
-
 def test_at_a_terminal_approve_shows_the_evidence_asks_once_and_places_the_order(desk):
     desk.propose("p-term")
-    code, screen = _run_on_a_terminal(["approve", "p-term", "--seam", str(desk.paths.root)], b"y\n")
+    code, screen = run_on_a_terminal(["approve", "p-term", "--seam", str(desk.paths.root)], b"y\n")
     assert code == 0, screen
     assert "waiting for a human" in screen and "Approve proposal p-term? [y/N]" in screen
     assert desk.orders_sent() == 1
@@ -363,7 +330,7 @@ def test_at_a_terminal_approve_shows_the_evidence_asks_once_and_places_the_order
 
 def test_at_a_terminal_approvals_lists_the_code_for_the_person(desk):
     desk.propose("p-list")
-    code, screen = _run_on_a_terminal(["approvals", "--seam", str(desk.paths.root)], b"")
+    code, screen = run_on_a_terminal(["approvals", "--seam", str(desk.paths.root)], b"")
     assert code == 0, screen
     assert "p-list" in screen and desk.code("p-list") in screen
 
@@ -424,3 +391,22 @@ def test_the_seam_watch_terminal_shows_the_code_and_its_log_stream_never_does(tm
         code = str(conn.execute("SELECT code FROM approval_codes WHERE proposal_id = 'tty-1'").fetchone()[0])
     assert f"APPROVAL CODE {code} for proposal tty-1" in screen.decode(errors="replace")
     assert code not in (tmp_path / "watch.log").read_text()
+
+
+# ---- the author's mistakes are rejections, naming the field ---------------------------------------
+
+
+def test_a_close_for_a_position_seam_does_not_track_is_rejected_naming_the_field(desk):
+    front = desk.send("close-nope", "close", "{position_id: nope-1, reason: test}")
+    assert front["status"] == "rejected", front["body"]
+    body = str(front["body"])
+    assert "`payload.position_id`" in body and "nope-1" in body
+    assert "Internal error" not in body
+    assert desk.orders_sent() == 0
+
+
+def test_an_approve_for_a_proposal_that_does_not_exist_is_rejected_naming_the_field(desk):
+    front = desk.approve("approve-nope", "nope-2", "123456")
+    assert front["status"] == "rejected", front["body"]
+    assert "`payload.proposal`" in str(front["body"]) and "nope-2" in str(front["body"])
+    assert desk.orders_sent() == 0

@@ -131,6 +131,48 @@ def test_deep_nesting_is_refused_without_reaching_the_recursive_composer(text: s
     assert problem(text).message == "nesting deeper than 32 levels is not allowed"
 
 
+class _LibyamlWithItsOwnLimit:
+    """A C parser that refuses nesting past 3 levels in words of its own, as PyYAML 6.0.4's libyaml does
+    (with its own limit and wording): seam's own depth limit must still be what the author reads."""
+
+    def __init__(self, text: str) -> None:
+        from seam.yamlsafe import _Loader
+
+        self._inner = _Loader(text)
+        self._depth = 0
+
+    def check_event(self) -> bool:
+        return bool(self._inner.check_event())
+
+    def get_event(self) -> Any:
+        import yaml
+
+        event = self._inner.get_event()
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            self._depth += 1
+            if self._depth > 3:
+                raise yaml.MarkedYAMLError("while scanning", event.start_mark, "a wording seam does not own",
+                                           event.start_mark)
+        return event
+
+    def dispose(self) -> None:
+        self._inner.dispose()
+
+
+def test_seams_depth_message_wins_when_the_c_parser_refuses_deep_nesting_first() -> None:
+    from seam.yamlsafe import _check_structure
+
+    with pytest.raises(YamlProblem) as caught:
+        _check_structure("v: " + "[" * 40 + "]" * 40, 32, parser=_LibyamlWithItsOwnLimit)
+    assert caught.value.message == "nesting deeper than 32 levels is not allowed"
+
+
+def test_a_real_syntax_error_found_by_the_c_parser_is_still_reported_as_one() -> None:
+    found = problem("v: [1, 2\nw: }\n")
+    assert found.message.startswith("YAML syntax error")
+    assert found.line is not None
+
+
 def test_nesting_up_to_the_limit_is_read_and_one_more_level_is_refused() -> None:
     assert load_yaml("[" * 5 + "]" * 5, max_depth=5) == [[[[[]]]]]
     assert "deeper than 5 levels" in problem("[" * 6 + "]" * 6, max_depth=5).message

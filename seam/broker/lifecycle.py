@@ -7,17 +7,16 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from seam.audit import BeadStore
 from seam.clock import Clock
-from seam.errors import SeamError
+from seam.errors import HandlerError
+from seam.store import PositionRow, Store
 
-__all__ = ["IllegalTransition", "Lifecycle", "PositionRecord", "PositionState", "TRANSITIONS"]
+__all__ = ["TRANSITIONS", "IllegalTransition", "Lifecycle", "PositionRecord", "PositionState", "UnknownPosition"]
 
 
 class PositionState(StrEnum):
@@ -59,11 +58,18 @@ TRANSITIONS: dict[PositionState, frozenset[PositionState]] = {
 }
 
 
-class IllegalTransition(SeamError):
+class IllegalTransition(HandlerError):
     def __init__(self, position_id: str, current: PositionState, target: PositionState) -> None:
-        super().__init__(f"position {position_id}: {current} → {target} is not an allowed transition")
+        super().__init__(f"position {position_id}: {current} → {target} is not an allowed transition",
+                         "Nothing was changed; `positions` shows where the position stands.")
         self.current = current
         self.target = target
+
+
+class UnknownPosition(HandlerError):
+    def __init__(self, position_id: str) -> None:
+        super().__init__(f"seam tracks no position {position_id}", "See the `positions` kind for the open positions.")
+        self.position_id = position_id
 
 
 @dataclass(frozen=True)
@@ -78,66 +84,57 @@ class PositionRecord:
     facts: dict[str, Any]
 
 
-_SCHEMA = """CREATE TABLE IF NOT EXISTS lifecycle (
-    id TEXT PRIMARY KEY, pair TEXT NOT NULL, side TEXT NOT NULL, units INTEGER NOT NULL, state TEXT NOT NULL,
-    stalled_from TEXT, last_update TEXT NOT NULL, facts TEXT NOT NULL)"""
-
-
 class Lifecycle:
-    def __init__(self, store: BeadStore, clock: Clock, *, stall_after: timedelta = timedelta(minutes=5)) -> None:
+    def __init__(self, store: Store, clock: Clock, *, stall_after: timedelta = timedelta(minutes=5)) -> None:
         self.store = store
         self.clock = clock
         self.stall_after = stall_after
-        with store.transaction() as tx:
-            tx.execute(_SCHEMA)
 
     def open(self, position_id: str, pair: str, side: str, units: int, **facts: Any) -> PositionRecord:
         now = self.clock.now()
         with self.store.transaction() as tx:
-            if tx.execute("SELECT 1 FROM lifecycle WHERE id = ?", (position_id,)).fetchone():
-                raise SeamError(f"position {position_id} already exists")
-            tx.execute("INSERT INTO lifecycle VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
-                       (position_id, pair, side, units, S.PROPOSED, now.isoformat(), json.dumps(facts)))
+            if self.store.positions.get(position_id, tx) is not None:
+                raise HandlerError(f"position {position_id} already exists", "Use a new id for a new position.")
+            self.store.positions.insert(tx, PositionRow(position_id, pair, side, units, S.PROPOSED, None, now, facts))
             self.store.append("POSITION", {"position": position_id, "from": None, "to": S.PROPOSED, "pair": pair,
                                            "side": side, "units": units}, intent_id=position_id, conn=tx)
         return self.get(position_id)
 
+    def find(self, position_id: str) -> PositionRecord | None:
+        row = self.store.positions.get(position_id)
+        return _record(row) if row else None
+
     def get(self, position_id: str) -> PositionRecord:
-        rows = self.store.read(
-            "SELECT id, pair, side, units, state, stalled_from, last_update, facts FROM lifecycle WHERE id = ?",
-            (position_id,))
-        if not rows:
-            raise SeamError(f"no position {position_id}")
-        return _record(rows[0])
+        """A position seam tracks; its absence is a defect of the caller (authors' ids go through `find`)."""
+        record = self.find(position_id)
+        if record is None:
+            raise UnknownPosition(position_id)
+        return record
 
     def all(self, *, include_terminal: bool = False) -> list[PositionRecord]:
-        rows = self.store.read(
-            "SELECT id, pair, side, units, state, stalled_from, last_update, facts FROM lifecycle ORDER BY id")
-        records = [_record(r) for r in rows]
+        records = [_record(r) for r in self.store.positions.all()]
         return records if include_terminal else [r for r in records if r.state not in TERMINAL]
 
     def transition(self, position_id: str, target: PositionState, *, reason: str = "", **facts: Any) -> PositionRecord:
         """Move a position; an illegal move raises and changes nothing."""
         now = self.clock.now()
         with self.store.transaction() as tx:
-            row = tx.execute("SELECT state, stalled_from, facts FROM lifecycle WHERE id = ?", (position_id,)).fetchone()
+            row = self.store.positions.get(position_id, tx)
             if row is None:
-                raise SeamError(f"no position {position_id}")
-            current = PositionState(row[0])
+                raise UnknownPosition(position_id)
+            current = PositionState(row.state)
             if target not in TRANSITIONS[current]:
                 raise IllegalTransition(position_id, current, target)
             stalled_from = current if target is S.STALLED else None
-            merged = {**json.loads(row[2]), **facts}
-            tx.execute("UPDATE lifecycle SET state = ?, stalled_from = ?, last_update = ?, facts = ? WHERE id = ?",
-                       (target, stalled_from, now.isoformat(), json.dumps(merged), position_id))
+            self.store.positions.update(tx, position_id, state=target, stalled_from=stalled_from, last_update=now,
+                                        facts={**row.facts, **facts})
             self.store.append("POSITION", {"position": position_id, "from": current, "to": target, "reason": reason,
                                            **facts}, intent_id=position_id, conn=tx)
         return self.get(position_id)
 
     def touch(self, position_id: str) -> None:
         """A broker update arrived: the stall clock restarts (no state change, no bead)."""
-        with self.store.transaction() as tx:
-            tx.execute("UPDATE lifecycle SET last_update = ? WHERE id = ?", (self.clock.now().isoformat(), position_id))
+        self.store.positions.touch(position_id, self.clock.now())
 
     def check_stalled(self) -> list[PositionRecord]:
         """Mark STALLED every position the broker owes an update for longer than `stall_after`."""
@@ -150,6 +147,6 @@ class Lifecycle:
         return stalled
 
 
-def _record(row: tuple[Any, ...]) -> PositionRecord:
-    return PositionRecord(row[0], row[1], row[2], int(row[3]), PositionState(row[4]),
-                          PositionState(row[5]) if row[5] else None, datetime.fromisoformat(row[6]), json.loads(row[7]))
+def _record(row: PositionRow) -> PositionRecord:
+    return PositionRecord(row.id, row.pair, row.side, row.units, PositionState(row.state),
+                          PositionState(row.stalled_from) if row.stalled_from else None, row.last_update, row.facts)

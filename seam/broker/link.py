@@ -16,12 +16,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from seam.alerts import Alert, AlertSink
-from seam.audit import BeadStore
 from seam.broker.client import BrokerClient
 from seam.broker.guards import check_link
 from seam.broker.guards import mask_account as _mask
 from seam.broker.types import LinkInfo, LinkState
 from seam.errors import BrokerUnavailable, GuardViolation
+from seam.store import Store
 
 __all__ = ["LinkSupervisor"]
 
@@ -31,7 +31,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 class LinkSupervisor:
-    def __init__(self, broker: BrokerClient, *, store: BeadStore, alerts: AlertSink, port: int | None,
+    def __init__(self, broker: BrokerClient, *, store: Store, alerts: AlertSink, port: int | None,
                  configured_account: str | None, backoff: Sequence[float] = (5.0, 15.0, 45.0),
                  sleep: Sleep = asyncio.sleep, on_connected: Callable[[], Awaitable[None]] | None = None) -> None:
         self.broker = broker

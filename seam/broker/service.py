@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import Any
 
 from seam.alerts import Alert, AlertSink
-from seam.audit import BeadStore
 from seam.broker.client import BrokerClient
 from seam.broker.guards import ModeLock, check_link, check_live_allowed, default_port
 from seam.broker.guards import mask_account as _mask
@@ -27,15 +26,12 @@ from seam.broker.types import AccountSnapshot, BracketRequest, LinkState, Mode, 
 from seam.clock import Clock
 from seam.config import Secrets, Settings
 from seam.errors import BrokerError, BrokerUnavailable, GuardViolation
-from seam.handlers.base import HALT_FLAG
 from seam.paths import SeamPaths
+from seam.store import PublishedLink, Store
 
 __all__ = ["ApprovalHook", "BrokerService", "TokenBucket", "open_broker"]
 
 logger = logging.getLogger(__name__)
-
-LINK_FLAG = "broker_link"
-RECONNECT_FLAG = "broker_reconnect_request"
 
 ApprovalHook = Callable[[OrderRequest | BracketRequest, Any], None]
 
@@ -91,7 +87,7 @@ class TokenBucket:
 
 
 class BrokerService:
-    def __init__(self, broker: BrokerClient, *, settings: Settings, secrets: Secrets, store: BeadStore,
+    def __init__(self, broker: BrokerClient, *, settings: Settings, secrets: Secrets, store: Store,
                  paths: SeamPaths, clock: Clock, sleep: Sleep = asyncio.sleep,
                  approval_hook: ApprovalHook = no_approval_yet) -> None:
         self.broker = broker
@@ -156,20 +152,15 @@ class BrokerService:
                     logger.warning("timed reconciliation skipped: %s", exc)
 
     async def _check_reconnect_request(self) -> None:
-        request = self.store.flag(RECONNECT_FLAG)
-        if request and request.get("pending"):
-            with self.store.transaction() as tx:
-                self.store.set_flag(tx, RECONNECT_FLAG, {"pending": False}, self.store.last_seq())
+        if await asyncio.to_thread(self.store.flags.take_reconnect_request):
             await self.supervisor.manual_reconnect()
             self._publish_link()
 
     def _publish_link(self) -> None:
         info = self.supervisor.info()
-        value = {"mode": str(info.mode), "state": str(info.state), "account": _mask(info.account), "port": info.port,
-                 "attempts": info.attempts, "detail": info.detail, "at": self.clock.now().isoformat(timespec="seconds")}
-        if self.store.flag(LINK_FLAG) != value:
-            with self.store.transaction() as tx:
-                self.store.set_flag(tx, LINK_FLAG, value, self.store.last_seq())
+        link = PublishedLink(str(info.mode), str(info.state), _mask(info.account), info.port, info.attempts,
+                             info.detail, self.clock.now().isoformat(timespec="seconds"))
+        self.store.flags.publish_link(link, self.store.last_seq())
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -252,10 +243,7 @@ class BrokerService:
         with self.store.transaction() as tx:
             bead = self.store.append("RECONCILIATION", payload, conn=tx)
             reason = f"reconciliation drift ({len(result.differences)} difference(s)), bead {bead.seq}"
-            halt = self.store.append("HALT", {"event": "on", "reason": reason, "by": "reconciliation"}, conn=tx)
-            self.store.set_flag(tx, HALT_FLAG, {"on": True, "reason": reason,
-                                                "at": self.clock.now().isoformat(timespec="milliseconds"),
-                                                "bead": halt.seq}, halt.seq)
+            self.store.halt_on(reason, by="reconciliation", conn=tx)
         self.alerts.raise_alert(Alert("RECONCILIATION_DRIFT", reason,
                                       {f"difference {n}": d.describe() for n, d in enumerate(result.differences, 1)}))
         return result
@@ -265,9 +253,9 @@ class BrokerService:
     async def submit(self, request: OrderRequest | BracketRequest, *, approval: Any = None) -> list[Order]:
         """halt → mode lock → mode/account/port → approval → pacing → submit (idempotent by ref)."""
         # INV: nothing reaches the broker while the halt flag is on
-        halt = self.store.flag(HALT_FLAG)
-        if halt and halt.get("on"):
-            raise GuardViolation("halt", f"the halt flag is on ({halt.get('reason')}); nothing was sent")
+        halt = self.store.flags.halt()
+        if halt is not None:
+            raise GuardViolation("halt", f"the halt flag is on ({halt.reason}); nothing was sent")
         self.mode_lock.check(self.settings.broker.mode)
         self._require_link()
         await self._check_gateway_now()

@@ -9,23 +9,22 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from seam.audit import BeadStore
 from seam.clock import Clock
 from seam.config import Settings
 from seam.paths import SeamPaths
+from seam.store import Store
 
-__all__ = ["HALT_FLAG", "HandlerContext"]
+__all__ = ["HandlerContext"]
 
 T = TypeVar("T")
 
-HALT_FLAG = "halt"
 
 
 @dataclass
 class HandlerContext:
     settings: Settings
     paths: SeamPaths
-    store: BeadStore
+    store: Store
     clock: Clock
     owner: str = "cli"
     queue_depth: Callable[[], dict[str, int]] = field(default=lambda: {})

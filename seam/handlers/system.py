@@ -5,49 +5,19 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from seam.handlers.base import HALT_FLAG, HandlerContext
+from seam.handlers.base import HandlerContext
 from seam.respond import Outcome, Status
 from seam.validate import ValidIntent
 
-__all__ = ["clear_halt", "handle_halt", "handle_status", "halt_state", "set_halt", "status_facts"]
-
-
-def halt_state(ctx_store: Any) -> dict[str, Any] | None:
-    """The halt flag's value ({reason, at, bead}) when it is on, else None."""
-    value: dict[str, Any] | None = ctx_store.flag(HALT_FLAG)
-    return value if value and value.get("on") else None
-
-
-def set_halt(ctx: HandlerContext, reason: str, *, intent_id: str | None, session_id: str | None,
-             cancelled: str) -> tuple[dict[str, Any], bool]:
-    """Turn the halt flag on (idempotent) and record a HALT bead in the same transaction."""
-    with ctx.store.transaction() as tx:
-        before = ctx.store.flag(HALT_FLAG)
-        was_halted = bool(before and before.get("on"))
-        at = ctx.clock.now().isoformat(timespec="milliseconds")
-        bead = ctx.store.append("HALT", {"event": "on", "reason": reason, "was_halted": was_halted,
-                                         "cancelled": cancelled}, intent_id=intent_id, session_id=session_id, conn=tx)
-        value = {"on": True, "reason": reason, "at": at, "bead": bead.seq}
-        ctx.store.set_flag(tx, HALT_FLAG, value, bead.seq)
-    return value, was_halted
-
-
-def clear_halt(ctx: HandlerContext, *, by: str, note: str) -> bool:
-    """Turn the halt flag off (a human's act). Returns whether it was on."""
-    with ctx.store.transaction() as tx:
-        before = ctx.store.flag(HALT_FLAG)
-        was_on = bool(before and before.get("on"))
-        bead = ctx.store.append("HALT", {"event": "off", "by": by, "note": note, "was_on": was_on}, conn=tx)
-        ctx.store.set_flag(tx, HALT_FLAG, {"on": False, "cleared_by": by, "bead": bead.seq}, bead.seq)
-    return was_on
+__all__ = ["handle_halt", "handle_status", "status_facts"]
 
 
 async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
     broker = ctx.services.get("broker")
     # the flag goes on first: from this instant no capital action can pass the order path
-    value, was_halted = await ctx.blocking(
-        set_halt, ctx, intent.payload.reason, intent_id=intent.id, session_id=intent.envelope.session_id,
-        cancelled="pending",
+    halt, was_halted = await ctx.blocking(
+        ctx.store.halt_on, intent.payload.reason, by=f"halt intent {intent.id}", intent_id=intent.id,
+        session_id=intent.envelope.session_id, facts={"cancelled": "pending"},
     )
     if not intent.payload.cancel_orders:
         cancelled = "none: cancel_orders was false"
@@ -56,8 +26,8 @@ async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
     else:
         cancelled = await broker.cancel_all_working_orders(reason=f"halt {intent.id}")
     return Outcome(Status.OK, "halt", {
-        "reason": value["reason"], "halted_at": value["at"], "was_halted": was_halted, "cancelled": cancelled,
-        "sources": [f"bead {value['bead']}"],
+        "reason": halt.reason, "halted_at": halt.at, "was_halted": was_halted, "cancelled": cancelled,
+        "sources": [f"bead {halt.bead}"],
     }, title="HALT")
 
 
@@ -67,19 +37,19 @@ NO_BROKER_LINK = "unknown (no daemon has published it)"
 def status_facts(ctx: HandlerContext, broker_facts: dict[str, str] | None = None) -> dict[str, Any]:
     """The facts `status` reports; `seam status` prints the same facts without a daemon, reading the
     broker link as the running daemon last published it."""
-    halt = halt_state(ctx.store)
+    halt = ctx.store.flags.halt()
     depth = ctx.queue_depth() or _folder_depth(ctx)
-    counts = ctx.store.ledger_counts()
+    counts = ctx.store.ledger.counts()
     last = ctx.store.last_seq()
     facts = broker_facts or {}
-    published = ctx.store.flag("broker_link")
-    as_published = f"{published['state']} (as published {published['at']})" if published else NO_BROKER_LINK
+    published = ctx.store.flags.link()
+    as_published = f"{published.state} (as published {published.at})" if published else NO_BROKER_LINK
     link = facts.get("link") or as_published
     return {
         "mode": ctx.settings.broker.mode.upper(),
         "broker_link": link,
         "heartbeat": "not running (monitoring arrives in a later release)",
-        "halt": f"ON since {halt['at']}: {halt['reason']}" if halt else "off",
+        "halt": f"ON since {halt.at}: {halt.reason}" if halt else "off",
         "queue": depth,
         "daemons": len(live_daemons(ctx)),
         "answered": ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none yet",

@@ -1,22 +1,25 @@
-"""The IB adapter against an in-process fake IB Gateway over real TCP, through the real ib_async client."""
+"""The IB adapter against an in-process fake IB Gateway over real TCP, through the real client library.
+
+The library is the one the adapter loaded: ib_async here, ib_insync (its fallback) in CI's ib_insync leg.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import inspect
+import os
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
 
-ib_async = pytest.importorskip("ib_async")
-
-from mocks.fake_ib_gateway import FakeGateway  # noqa: E402
-from seam.broker import translate  # noqa: E402
-from seam.broker.ib import IBBroker, IBError, MessagePacer, PacingViolation  # noqa: E402
-from seam.broker.types import (  # noqa: E402
+from mocks.fake_ib_gateway import FakeGateway
+from seam.broker import translate
+from seam.broker.ib import IBBroker, IBError, MessagePacer, PacingViolation
+from seam.broker.ib import ib as iblib  # type: ignore[attr-defined]  # the library it loaded: not public API
+from seam.broker.types import (
     BracketRequest,
     Fill,
     LinkState,
@@ -27,7 +30,7 @@ from seam.broker.types import (  # noqa: E402
     OrderType,
     Side,
 )
-from seam.errors import BrokerError, BrokerUnavailable  # noqa: E402
+from seam.errors import BrokerError, BrokerUnavailable
 
 HOST = "127.0.0.1"
 ACCOUNT = "DU123456"
@@ -109,6 +112,11 @@ async def drop_and_reconnect(broker: IBBroker, gateway: FakeGateway) -> None:
     assert gateway.drop_all_clients() == 1
     await eventually(lambda: broker.link().state is LinkState.DISCONNECTED, "the adapter to see the drop")
     await broker.connect()
+
+
+def test_the_adapter_runs_on_the_library_this_environment_expects() -> None:
+    """Without this, a leg meant for the fallback would pass just as well on ib_async."""
+    assert iblib.__name__ == os.environ.get("SEAM_EXPECT_IB_LIBRARY", "ib_async")
 
 
 # link and account -----------------------------------------------------------------------------
@@ -484,7 +492,7 @@ def test_ib_status_strings_map_to_our_order_states(status: str, error_code: int 
 
 def test_a_bracket_is_entry_target_and_stop_sharing_the_ref_with_only_the_stop_transmitting() -> None:
     request = BracketRequest("b-7", "EURUSD", Side.BUY, 10_000, stop=1.08, target=1.09)
-    entry, target, stop = translate.bracket_orders(ib_async, request, ACCOUNT, (11, 12, 13))
+    entry, target, stop = translate.bracket_orders(iblib, request, ACCOUNT, (11, 12, 13))
     assert [o.orderType for o in (entry, target, stop)] == ["MKT", "LMT", "STP"]
     assert [o.action for o in (entry, target, stop)] == ["BUY", "SELL", "SELL"]
     assert [o.orderId for o in (entry, target, stop)] == [11, 12, 13]
@@ -495,13 +503,13 @@ def test_a_bracket_is_entry_target_and_stop_sharing_the_ref_with_only_the_stop_t
     assert target.ocaGroup == stop.ocaGroup != "" and entry.ocaGroup == ""
     assert (target.lmtPrice, stop.auxPrice) == (1.09, 1.08)
     limit_entry = translate.bracket_orders(
-        ib_async, BracketRequest("b-8", "EURUSD", Side.SELL, 5, 1.1, 1.0, 1.05), "", (1, 2, 3)
+        iblib, BracketRequest("b-8", "EURUSD", Side.SELL, 5, 1.1, 1.0, 1.05), "", (1, 2, 3)
     )
     assert (limit_entry[0].orderType, limit_entry[0].lmtPrice, limit_entry[2].action) == ("LMT", 1.05, "BUY")
 
 
 def test_fx_contracts_are_idealpro_cash_in_units() -> None:
-    contract = translate.fx_contract(ib_async, "usd/jpy")
+    contract = translate.fx_contract(iblib, "usd/jpy")
     assert (contract.secType, contract.exchange, contract.symbol, contract.currency) == (
         "CASH",
         "IDEALPRO",
@@ -509,8 +517,8 @@ def test_fx_contracts_are_idealpro_cash_in_units() -> None:
         "JPY",
     )
     order = translate.single_order(
-        ib_async, OrderRequest("s-1", "USDJPY", Side.SELL, 25_000, OrderType.STOP, stop_price=150.0), ACCOUNT
+        iblib, OrderRequest("s-1", "USDJPY", Side.SELL, 25_000, OrderType.STOP, stop_price=150.0), ACCOUNT
     )
     assert (order.orderType, order.totalQuantity, order.auxPrice, order.orderRef) == ("STP", 25_000, 150.0, "s-1")
     with pytest.raises(ValueError, match="limit_price"):
-        translate.single_order(ib_async, OrderRequest("s-2", "USDJPY", Side.SELL, 1, OrderType.LIMIT), ACCOUNT)
+        translate.single_order(iblib, OrderRequest("s-2", "USDJPY", Side.SELL, 1, OrderType.LIMIT), ACCOUNT)

@@ -98,16 +98,16 @@ def test_a_paper_daemon_refuses_a_gateway_logged_in_to_a_live_account(tmp_path):
 
 
 def test_through_the_gateway_an_order_lost_in_flight_is_found_by_reference_not_sent_again(tmp_path, paper_gateway):
-    from seam.audit import BeadStore
     from seam.broker.ib import IBBroker
     from seam.broker.service import BrokerService
     from seam.broker.types import Mode, OrderRequest, OrderType, Side
     from seam.clock import SystemClock
     from seam.config import Secrets, Settings
     from seam.errors import BrokerUnavailable
+    from seam.store import Store
 
     paths = make_seam(tmp_path / "dup")
-    store = BeadStore(paths.db)
+    store = Store(paths.db)
     host = paper_gateway.gateway.host
     settings = Settings.model_validate({"broker": {"mode": "paper", "host": host, "reconcile_minutes": 600}})
     request = OrderRequest("prop-77", "EURUSD", Side.BUY, 10_000, OrderType.LIMIT, limit_price=1.0000)

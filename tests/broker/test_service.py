@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from seam.audit import BeadStore
 from seam.broker.fake import FakeBroker
 from seam.broker.guards import ModeLock, check_link, check_live_allowed
 from seam.broker.lifecycle import IllegalTransition, Lifecycle, PositionState
@@ -18,8 +17,8 @@ from seam.broker.types import BracketRequest, LinkState, Mode, OrderRequest, Ord
 from seam.clock import FakeClock
 from seam.config import Secrets, Settings
 from seam.errors import BrokerUnavailable, GuardViolation
-from seam.handlers.base import HALT_FLAG
 from seam.paths import SeamPaths
+from seam.store import Store
 from tests.conftest import make_seam, seam_cli
 
 S = PositionState
@@ -39,7 +38,7 @@ class Harness:
     ) -> None:
         self.paths: SeamPaths = make_seam(root)
         self.clock = FakeClock()
-        self.store = BeadStore(self.paths.db, clock=self.clock)
+        self.store = Store(self.paths.db, clock=self.clock)
         self.broker = FakeBroker(account=account, clock=self.clock)
         self.broker.mode = mode
         self.slept: list[float] = []
@@ -70,8 +69,7 @@ class Harness:
         return [b.payload for b in self.store.beads(type_=type_)]
 
     def halt(self, reason: str = "drill") -> None:
-        with self.store.transaction() as tx:
-            self.store.set_flag(tx, HALT_FLAG, {"on": True, "reason": reason, "at": "now"}, 0)
+        self.store.halt_on(reason, by="test")
 
 
 @pytest.fixture
@@ -218,7 +216,7 @@ def test_an_unclear_failure_then_a_retry_never_sends_a_second_order(harness):
     orders = run(scenario())
     assert len(harness.broker.sent) == 1
     assert [o.ref for o in orders] == ["prop-1"]
-    assert harness.store.flag(HALT_FLAG) is None
+    assert harness.store.flags.halt() is None
     events = [b["event"] for b in harness.beads("ORDER")]
     assert events == ["unclear", "found_existing"]
 
@@ -380,7 +378,7 @@ def test_a_position_the_seam_never_traded_is_drift_and_sets_the_halt_flag(harnes
     result = run(scenario())
     assert result.drift
     assert result.differences[0].key == "GBPUSD" and result.differences[0].broker == "+25000"
-    assert harness.store.flag(HALT_FLAG)["on"] is True
+    assert harness.store.flags.halt() is not None
     assert harness.beads("RECONCILIATION")[-1]["drift"] is True
     assert any(b["alert"] == "RECONCILIATION_DRIFT" and b["severity"] == "CRITICAL" for b in harness.beads("ALERT"))
     assert list((harness.paths.responses / "alerts").glob("*RECONCILIATION_DRIFT.md"))
@@ -398,4 +396,4 @@ def test_matching_state_is_no_drift_and_leaves_the_halt_flag_off(harness):
 
     result = run(scenario())
     assert not result.drift, [d.describe() for d in result.differences]
-    assert harness.store.flag(HALT_FLAG) is None
+    assert harness.store.flags.halt() is None

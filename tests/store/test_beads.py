@@ -7,15 +7,15 @@ import threading
 
 import pytest
 
-from seam.audit import BeadStore
 from seam.clock import FakeClock
+from seam.store import Store
 from tests.conftest import make_seam, seam_cli
 
 
 @pytest.fixture
 def store_with_beads(tmp_path):
     paths = make_seam(tmp_path / "seam")
-    store = BeadStore(paths.db, clock=FakeClock())
+    store = Store(paths.db, clock=FakeClock())
     for number in range(1, 8):
         store.append("INTENT", {"n": number}, intent_id=f"i-{number}")
     store.close()
@@ -61,10 +61,11 @@ def test_verify_names_a_removed_bead(store_with_beads):
 
 def test_verify_names_a_bead_whose_hash_was_recomputed_but_not_its_successor(store_with_beads):
     # a careful forger rewrites bead 3 and its own hash; bead 4 still points at the old hash
-    store = BeadStore(store_with_beads.db)
+    store = Store(store_with_beads.db)
     bead = store.beads(after=2, limit=1)[0]
     store.close()
-    from seam.audit import _bead_hash, canonical_json
+    from seam.store.beads import bead_hash as _bead_hash
+    from seam.store.beads import canonical_json
 
     forged = canonical_json({"n": 1000})
     new_hash = _bead_hash(3, bead.type, bead.at, bead.intent_id, bead.session_id, forged, bead.prev_hash)
@@ -75,7 +76,7 @@ def test_verify_names_a_bead_whose_hash_was_recomputed_but_not_its_successor(sto
 
 
 def test_concurrent_writers_never_fork_the_chain(tmp_path):
-    store = BeadStore(tmp_path / "c.db", synchronous="normal")
+    store = Store(tmp_path / "c.db", synchronous="normal")
 
     def write(worker: int) -> None:
         for number in range(50):
@@ -86,7 +87,7 @@ def test_concurrent_writers_never_fork_the_chain(tmp_path):
         thread.start()
     for thread in threads:
         thread.join()
-    other = BeadStore(tmp_path / "c.db")  # a second process's view
+    other = Store(tmp_path / "c.db")  # a second process's view
     result = other.verify()
     store.close()
     other.close()
