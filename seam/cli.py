@@ -28,6 +28,7 @@ from seam.clock import CLOCK_ENV, Clock, ShiftedClock, clock_from_env
 from seam.config import LoadedConfig, load_config, render_commented_yaml
 from seam.errors import ConfigError, GuardViolation, IntentError, SeamError
 from seam.paths import SeamPaths, write_atomic
+from seam.store import Store
 
 __all__ = ["main"]
 
@@ -60,10 +61,11 @@ def _setup_logging(level: str) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _store(paths: SeamPaths, config: LoadedConfig) -> Any:
-    from seam.store import Store
+def _store(paths: SeamPaths, config: LoadedConfig) -> Store:
+    """The store of a console's runtime (no broker): closing it closes the runtime."""
+    from seam.runtime import Runtime
 
-    return Store(paths.db, synchronous=config.settings.beads.synchronous)
+    return Runtime.console(paths, config).store
 
 
 def _clock() -> Clock:

@@ -35,7 +35,7 @@ ALLOW_LIVE_ENV = "IBKR_ALLOW_LIVE"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
 
 
 class IntakeSettings(_Section):

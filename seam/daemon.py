@@ -29,14 +29,13 @@ from typing import Any, TypeVar
 
 from watchdog.observers.api import BaseObserver
 
-from seam.clock import Clock, SystemClock
-from seam.config import LoadedConfig
-from seam.errors import ConfigError
+from seam.clock import Clock
+from seam.config import LoadedConfig, Settings
 from seam.intake import Claimant, Readiness, ReadinessChecker, count_processing, is_candidate, make_observer
 from seam.paths import SeamPaths
 from seam.pipeline import Decision, Finished, Pipeline, Prepared
-from seam.route import Registry, default_registry
-from seam.store import Store
+from seam.route import Registry
+from seam.runtime import Runtime
 
 __all__ = ["Daemon", "RunSummary"]
 
@@ -66,24 +65,15 @@ class RunSummary:
 class Daemon:
     def __init__(self, paths: SeamPaths, config: LoadedConfig, *, clock: Clock | None = None,
                  registry: Registry | None = None, observer_factory: ObserverFactory | None = None,
-                 services: dict[str, Any] | None = None, owner: str | None = None) -> None:
-        if not paths.is_initialised():
-            raise ConfigError("seam", f"{paths.root} is not a seam (run `seam init {paths.root}` first)")
+                 runtime: Runtime | None = None, owner: str | None = None) -> None:
+        self.runtime = runtime or Runtime.open(paths, config, clock=clock, registry=registry)
         self.paths = paths
-        self.settings = config.settings
-        self.clock = clock or SystemClock()
-        self.registry = registry or default_registry()
-        self.registry.check_complete()
-        self.store = Store(paths.db, synchronous=self.settings.beads.synchronous, clock=self.clock)
+        self.clock = self.runtime.clock
+        self.registry = self.runtime.registry
+        self.store = self.runtime.store
+        self.broker_service = self.runtime.broker
         self.claimant = Claimant(paths.processing, owner)
-        services = dict(services or {})
-        if "broker" not in services:
-            services["broker"] = self._open_broker_service(config)
-        self.broker_service = services.get("broker")
-        if "approval" not in services and self.broker_service is not None:
-            services["approval"] = self._open_approval(self.broker_service)
-        self.pipeline = Pipeline(paths, self.settings, self.store, self.registry, self.claimant, self.clock,
-                                 services)
+        self.pipeline = Pipeline(self.runtime, self.claimant)
         self.pipeline.context.queue_depth = self.queue_depth
         self._observer_factory = observer_factory
         self._priority_re = _priority_pattern(self.registry.priority_kinds())
@@ -101,24 +91,9 @@ class Daemon:
         self._no_priority_work = asyncio.Event()
         self._no_priority_work.set()
 
-    def _open_broker_service(self, config: LoadedConfig) -> Any:
-        """The mode picks the broker once, here; LIVE without IBKR_ALLOW_LIVE=true stops the start."""
-        from seam.broker.service import BrokerService, open_broker
-
-        holder: list[BrokerService] = []
-        broker = open_broker(config.settings, config.secrets, self.clock,
-                             on_disconnect=lambda reason: holder[0].connection_lost(reason) if holder else None)
-        service = BrokerService(broker, settings=config.settings, secrets=config.secrets, store=self.store,
-                                paths=self.paths, clock=self.clock)
-        holder.append(service)
-        return service
-
-    def _open_approval(self, broker_service: Any) -> Any:
-        from seam.approval import ApprovalService
-        from seam.approval_channels import console_channel
-
-        channels = [] if self.settings.approval.strict else [console_channel()]
-        return ApprovalService(self.store, broker_service, self.settings, self.clock, self.paths, channels)
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -152,8 +127,7 @@ class Daemon:
         sys.setswitchinterval(0.001)  # the halt lane's threads get the GIL sooner under load
         tasks: list[asyncio.Task[None]] = []
         try:
-            if self.broker_service is not None:
-                await self.broker_service.start()
+            await self.runtime.start()
             for claimed in await self._in("intake", self.claimant.adopt_orphans):
                 self._enqueue_claimed(claimed, priority=self._is_priority_file(claimed))
             if not once:
@@ -177,8 +151,7 @@ class Daemon:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if self.broker_service is not None:
-                await self.broker_service.stop()
+            await self.runtime.stop()
             if observer is not None:
                 # Stopping the inotify emitter takes up to 0.5 s (it holds events to pair renames);
                 # it is stopped from a thread of its own so shutdown does not wait for it.
@@ -186,7 +159,7 @@ class Daemon:
             for pool in self._pools.values():
                 pool.shutdown(wait=True, cancel_futures=True)
             self.claimant.close()
-            self.store.close()
+            self.runtime.close()
             sys.setswitchinterval(old_interval)
         return self.summary
 

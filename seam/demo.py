@@ -51,7 +51,7 @@ from seam.daemon import Daemon
 from seam.handlers.base import HandlerContext
 from seam.paths import SeamPaths, write_atomic
 from seam.respond import read_front_matter
-from seam.store import Store
+from seam.runtime import Runtime
 
 __all__ = ["MODES", "run_demo"]
 
@@ -200,15 +200,15 @@ class _DaemonRunner(_LoopThread):
 
     @property
     def approval(self) -> ApprovalService:
-        service = self._daemon.pipeline.context.services.get("approval")
-        if not isinstance(service, ApprovalService):
+        service = self._daemon.runtime.approval
+        if service is None:
             raise DemoFailure("the daemon has no approval service")
         return service
 
     @property
     def broker(self) -> BrokerService:
-        service = self._daemon.broker_service
-        if not isinstance(service, BrokerService):
+        service = self._daemon.runtime.broker
+        if service is None:
             raise DemoFailure("the daemon has no broker service")
         return service
 
@@ -318,8 +318,10 @@ class _Demo:
         self.env = env
         self.stack = stack
         self.wait = RESPONSE_SECONDS[mode]
-        self.store = Store(paths.db)  # the operator's console store: the same seam.db the daemon writes
-        stack.callback(self.store.close)
+        # the operator's console: the same seam.db the daemon writes, and nothing that reaches a broker
+        console = Runtime.console(paths, load_config(paths, env=env), clock=clock)
+        stack.callback(console.close)
+        self.store = console.store
         self.runner: _DaemonRunner | None = None
         self.gateway: _GatewayThread | None = None
         self.market: _Market = _MockMarket(self._runner)

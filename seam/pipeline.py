@@ -26,17 +26,15 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from seam.clock import Clock
 from seam.config import Settings
-from seam.errors import GuardViolation, HandlerError, HandlerTimeout, IntentError, Problem
+from seam.errors import GuardViolation, HandlerError, HandlerTimeout, IntentError, NotAvailable, Problem
 from seam.faults import failpoint
 from seam.handlers.base import HandlerContext
 from seam.intake import Claimant, file_away, original_name
 from seam.intent import Kind
-from seam.paths import SeamPaths
 from seam.respond import Outcome, Status, body_sha256, render_body, render_response, write_response
-from seam.route import Registry
-from seam.store import LedgerRow, LedgerStatus, Store
+from seam.runtime import Runtime
+from seam.store import LedgerRow, LedgerStatus
 from seam.validate import (
     CheckContext,
     ValidIntent,
@@ -89,17 +87,20 @@ class Finished:
 
 
 class Pipeline:
-    def __init__(self, paths: SeamPaths, settings: Settings, store: Store, registry: Registry,
-                 claimant: Claimant, clock: Clock, services: dict[str, Any] | None = None) -> None:
-        self.paths = paths
-        self.settings = settings
-        self.store = store
-        self.registry = registry
+    def __init__(self, runtime: Runtime, claimant: Claimant) -> None:
+        self.runtime = runtime
+        self.paths = runtime.paths
+        self.store = runtime.store
+        self.registry = runtime.registry
         self.claimant = claimant
-        self.clock = clock
+        self.clock = runtime.clock
         self.durable = True
-        self.context = HandlerContext(settings, paths, store, clock, owner=claimant.owner,
-                                      services=services if services is not None else {})
+        self.context = HandlerContext(runtime.settings, runtime.paths, runtime.store, runtime.clock,
+                                      owner=claimant.owner, broker=runtime.broker, approval=runtime.approval)
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
 
     # -- prepare ----------------------------------------------------------------------------------
 
@@ -200,7 +201,7 @@ class Pipeline:
         assert p.intent is not None
         route = self.registry.route(p.intent.kind)
         limit = self.settings.timeout_for(p.intent.kind)
-        context = dataclasses.replace(self.context, pool=pool) if pool is not None else self.context
+        context = dataclasses.replace(self.context, settings=self.settings, pool=pool or self.context.pool)
         try:
             return await asyncio.wait_for(route.handler(context, p.intent), timeout=limit)
         except TimeoutError:
@@ -225,7 +226,7 @@ class Pipeline:
 
     @staticmethod
     def failed(exc: HandlerError) -> Outcome:
-        template = "not_available" if type(exc).__name__ == "NotAvailable" else "failed"
+        template = "not_available" if isinstance(exc, NotAvailable) else "failed"
         return Outcome(Status.FAILED, template, {"reason": str(exc)[0].upper() + str(exc)[1:] + ".",
                                                  "what_to_do": exc.what_to_do})
 

@@ -38,7 +38,7 @@ class Desk:
 
     @property
     def approval(self):  # type: ignore[no-untyped-def]
-        return self.daemon.daemon.pipeline.context.services["approval"]
+        return self.daemon.daemon.runtime.approval
 
     def send(self, intent_id: str, kind: str, payload: str) -> dict[str, object]:
         drop(self.paths, f"{intent_id}.yaml", intent(intent_id, kind, payload))

@@ -96,6 +96,8 @@ class BrokerService:
         self.clock = clock
         self.mode = Mode(settings.broker.mode)
         self.mode_lock = ModeLock(self.mode)
+        # the settings in force now: the runtime points this at its own, so a reload is checked by the lock
+        self.settings_now: Callable[[], Settings] = lambda: self.settings
         self.port = settings.broker.port or default_port(self.mode)
         self.configured_account = secrets.ib_account.get_secret_value() if secrets.ib_account else None
         self.alerts = AlertSink(store, paths.responses / "alerts", clock)
@@ -256,7 +258,7 @@ class BrokerService:
         halt = self.store.flags.halt()
         if halt is not None:
             raise GuardViolation("halt", f"the halt flag is on ({halt.reason}); nothing was sent")
-        self.mode_lock.check(self.settings.broker.mode)
+        self.mode_lock.check(self.settings_now().broker.mode)
         self._require_link()
         await self._check_gateway_now()
         self.approval_hook(request, approval)

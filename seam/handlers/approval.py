@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from seam.approval import ApprovalService
-from seam.errors import HandlerError
 from seam.handlers.base import HandlerContext
 from seam.respond import Outcome, Status
 from seam.validate import ValidIntent
 
 __all__ = ["handle_approve", "handle_close", "handle_signal"]
-
-
-def _service(ctx: HandlerContext) -> ApprovalService:
-    service = ctx.services.get("approval")
-    if not isinstance(service, ApprovalService):
-        raise HandlerError("no approval service is attached to this daemon")
-    return service
 
 
 async def handle_signal(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
@@ -27,7 +18,7 @@ async def handle_signal(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
                                 intent_id=intent.id, session_id=intent.envelope.session_id)
         return Outcome(Status.OK, "signal_recorded", {"p": payload.model_dump(mode="json"),
                                                       "sources": [f"bead {bead.seq}"]})
-    service = _service(ctx)
+    service = ctx.require_approval()
     proposal = await service.propose_open(intent.id, intent.intent_sha256, payload)
     return Outcome(Status.PENDING_APPROVAL, "evidence", {"proposal": proposal.id, "e": proposal.evidence,
                                                          "anchor": proposal.anchor_hash[:12],
@@ -36,7 +27,7 @@ async def handle_signal(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
 
 
 async def handle_close(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
-    service = _service(ctx)
+    service = ctx.require_approval()
     proposal = await service.propose_close(intent.id, intent.intent_sha256, intent.payload.position_id,
                                            intent.payload.reason)
     return Outcome(Status.PENDING_APPROVAL, "close_evidence", {"proposal": proposal.id, "e": proposal.evidence,
@@ -46,7 +37,7 @@ async def handle_close(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
 
 
 async def handle_approve(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
-    service = _service(ctx)
+    service = ctx.require_approval()
     payload = intent.payload
     decided = await service.decide(payload.proposal, payload.code, payload.decision,
                                    via=f"approve intent {intent.id}")

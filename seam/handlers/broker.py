@@ -6,7 +6,6 @@ from typing import Any
 
 from seam.broker.guards import mask_account
 from seam.broker.service import BrokerService
-from seam.errors import HandlerError
 from seam.handlers.base import HandlerContext
 from seam.respond import Outcome, Status
 from seam.validate import ValidIntent
@@ -14,20 +13,12 @@ from seam.validate import ValidIntent
 __all__ = ["handle_account", "handle_cancel", "handle_positions", "handle_reconcile"]
 
 
-def _service(ctx: HandlerContext) -> BrokerService:
-    service = ctx.services.get("broker")
-    if service is None:
-        raise HandlerError("no broker is attached to this daemon")
-    assert isinstance(service, BrokerService)
-    return service
-
-
 def _common(service: BrokerService) -> dict[str, Any]:
     return {"mode": service.mode.upper(), "link": service.link_state(), "sources": [f"bead {service.store.last_seq()}"]}
 
 
 async def handle_account(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
-    service = _service(ctx)
+    service = ctx.require_broker()
     snapshot = await service.account()
     rows = [("account", mask_account(snapshot.account)), ("currency", snapshot.currency),
             ("net liquidation", f"{snapshot.net_liquidation:,.2f}"), ("cash", f"{snapshot.cash:,.2f}"),
@@ -40,7 +31,7 @@ async def handle_account(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
 
 
 async def handle_positions(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
-    service = _service(ctx)
+    service = ctx.require_broker()
     positions = await service.positions()
     orders = await service.open_orders() if intent.payload.include_orders else None
     lifecycle = {r.pair: r.state for r in service.lifecycle.all()}
@@ -56,14 +47,14 @@ async def handle_positions(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
 
 
 async def handle_cancel(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
-    service = _service(ctx)
+    service = ctx.require_broker()
     order = await service.cancel(intent.payload.order_id, reason=intent.payload.reason or f"intent {intent.id}")
     return Outcome(Status.OK, "cancel", {**_common(service), "order": order.order_id, "ref": order.ref or "-",
                                          "pair": order.pair, "state": order.state})
 
 
 async def handle_reconcile(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
-    service = _service(ctx)
+    service = ctx.require_broker()
     result = await service.reconcile(trigger=f"intent {intent.id}")
     return Outcome(Status.OK, "reconcile", {
         **_common(service), "drift": result.drift, "differences": result.differences,

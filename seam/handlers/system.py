@@ -13,7 +13,7 @@ __all__ = ["handle_halt", "handle_status", "status_facts"]
 
 
 async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
-    broker = ctx.services.get("broker")
+    broker = ctx.broker
     # the flag goes on first: from this instant no capital action can pass the order path
     halt, was_halted = await ctx.blocking(
         ctx.store.halt_on, intent.payload.reason, by=f"halt intent {intent.id}", intent_id=intent.id,
@@ -73,7 +73,7 @@ def live_daemons(ctx: HandlerContext) -> list[str]:
 
 
 async def handle_status(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
-    broker = ctx.services.get("broker")
+    broker = ctx.broker
     broker_facts = None
     if broker is not None:
         broker_facts = {"link": broker.link_state(), **await broker.summaries()}

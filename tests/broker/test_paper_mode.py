@@ -98,27 +98,25 @@ def test_a_paper_daemon_refuses_a_gateway_logged_in_to_a_live_account(tmp_path):
 
 
 def test_through_the_gateway_an_order_lost_in_flight_is_found_by_reference_not_sent_again(tmp_path, paper_gateway):
-    from seam.broker.ib import IBBroker
-    from seam.broker.service import BrokerService
-    from seam.broker.types import Mode, OrderRequest, OrderType, Side
-    from seam.clock import SystemClock
-    from seam.config import Secrets, Settings
+    from seam.broker.types import OrderRequest, OrderType, Side
+    from seam.config import LoadedConfig, Secrets, Settings
     from seam.errors import BrokerUnavailable
-    from seam.store import Store
+    from seam.runtime import Runtime
 
     paths = make_seam(tmp_path / "dup")
-    store = Store(paths.db)
     host = paper_gateway.gateway.host
-    settings = Settings.model_validate({"broker": {"mode": "paper", "host": host, "reconcile_minutes": 600}})
+    settings = Settings.model_validate({"broker": {"mode": "paper", "host": host, "client_id": 7,
+                                                   "connect_timeout_seconds": 3, "reconcile_minutes": 600}})
     request = OrderRequest("prop-77", "EURUSD", Side.BUY, 10_000, OrderType.LIMIT, limit_price=1.0000)
+    holder: list[Runtime] = []
 
     async def scenario() -> None:
-        holder: list[BrokerService] = []
-        broker = IBBroker(mode=Mode.PAPER, host=host, port=4002, client_id=7, account=None, timeout=3,
-                          on_disconnect=lambda reason: holder[0].connection_lost(reason) if holder else None)
-        service = BrokerService(broker, settings=settings, secrets=Secrets(), store=store, paths=paths,
-                                clock=SystemClock(), approval_hook=lambda request, approval: None)
-        holder.append(service)
+        # built on the loop that runs it: the IB client library binds to the loop that creates it
+        runtime = Runtime.open(paths, LoadedConfig(settings, Secrets()), approval=False)
+        holder.append(runtime)
+        service = runtime.broker
+        assert service is not None
+        service.approval_hook = lambda request, approval: None  # this test is about the ref, not the code
         await service.start(timers=False)
         service.lifecycle.open("prop-77", "EURUSD", "BUY", 10_000)
         paper_gateway.call(paper_gateway.gateway.drop_after_next_order)
@@ -137,7 +135,8 @@ def test_through_the_gateway_an_order_lost_in_flight_is_found_by_reference_not_s
         asyncio.run(asyncio.wait_for(scenario(), 20))
         refs = paper_gateway.call(paper_gateway.gateway.order_refs)
         assert refs.count("prop-77") == 1, refs
-        events = [b.payload["event"] for b in store.beads(type_="ORDER")]
+        events = [b.payload["event"] for b in holder[0].store.beads(type_="ORDER")]
         assert events == ["unclear", "found_existing"]
     finally:
-        store.close()
+        for runtime in holder:
+            runtime.close()

@@ -12,13 +12,12 @@ import pytest
 from seam.broker.fake import FakeBroker
 from seam.broker.guards import ModeLock, check_link, check_live_allowed
 from seam.broker.lifecycle import IllegalTransition, Lifecycle, PositionState
-from seam.broker.service import BrokerService
 from seam.broker.types import BracketRequest, LinkState, Mode, OrderRequest, OrderType, Side
 from seam.clock import FakeClock
-from seam.config import Secrets, Settings
+from seam.config import LoadedConfig, Secrets, Settings
 from seam.errors import BrokerUnavailable, GuardViolation
 from seam.paths import SeamPaths
-from seam.store import Store
+from seam.runtime import Runtime
 from tests.conftest import make_seam, seam_cli
 
 S = PositionState
@@ -38,24 +37,20 @@ class Harness:
     ) -> None:
         self.paths: SeamPaths = make_seam(root)
         self.clock = FakeClock()
-        self.store = Store(self.paths.db, clock=self.clock)
         self.broker = FakeBroker(account=account, clock=self.clock)
         self.broker.mode = mode
         self.slept: list[float] = []
         self.approvals: list[str] = []
         settings = Settings.model_validate({"broker": {"mode": str(mode), "port": port}})
-        hook = self._approve if approve else None
-        kwargs = {"approval_hook": hook} if hook else {}
-        self.service = BrokerService(
-            self.broker,
-            settings=settings,
-            secrets=Secrets(),
-            store=self.store,
-            paths=self.paths,
-            clock=self.clock,
-            sleep=self._sleep,
-            **kwargs,
-        )
+        # the runtime builds the service, as for the daemon; without an approval service, so the order
+        # path's approval step is this harness's (or, with approve=False, the one that refuses everything)
+        self.runtime = Runtime.open(self.paths, LoadedConfig(settings, Secrets(), {}), clock=self.clock,
+                                    broker_client=self.broker, sleep=self._sleep, approval=False)
+        self.store = self.runtime.store
+        assert self.runtime.broker is not None
+        self.service = self.runtime.broker
+        if approve:
+            self.service.approval_hook = self._approve
 
     async def _sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
@@ -76,7 +71,7 @@ class Harness:
 def harness(tmp_path: Path) -> Iterator[Harness]:
     h = Harness(tmp_path / "seam")
     yield h
-    h.store.close()
+    h.runtime.close()
 
 
 def run(coro):  # one loop per call keeps the tests independent
