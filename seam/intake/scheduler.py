@@ -1,0 +1,316 @@
+"""Intake, the scheduler: what runs next. Hinted names are looked at newest first, a halt is claimed and
+queued for the priority lane the moment it is seen, ordinary intents wait in the normal queue, and what is in
+flight is counted so a stop or `--once` knows when the seam is quiet.
+
+    observer thread ──hint(name)──► intake loop ──ready──► normal queue ──► next_normal()
+    timers (recheck, sweep, rescan) ┘       └──priority──► claim ─► priority queue ─► next_priority()
+
+While a halt is in flight, ordinary intents wait to start (`next_normal`): every thread they would occupy
+competes with the halt lane for the GIL and the store's write lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from watchdog.observers.api import BaseObserver
+
+from seam.config import IntakeSettings
+from seam.intake.files import Claimant, Readiness, ReadinessChecker, count_processing, is_candidate
+from seam.intake.watch import make_observer
+from seam.paths import SeamPaths
+
+__all__ = ["IntakeScheduler", "Job", "ObserverFactory"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RECHECK_SECONDS = 0.05  # how often files still being written are looked at again
+SWEEP_NEWEST = 16       # while busy, the newest files no event has announced are looked at each tick
+INTAKE_CHUNK = 32       # names looked at per intake round (see _intake_loop)
+
+ObserverFactory = Callable[[Path, Callable[[str | None], None]], BaseObserver]
+Offload = Callable[..., Awaitable[Any]]
+# (an already-claimed file, or None and the name in incoming/ still to claim)
+Job = tuple[Path | None, str]
+
+
+class IntakeScheduler:
+    def __init__(self, paths: SeamPaths, settings: IntakeSettings, claimant: Claimant, priority_kinds: frozenset[str],
+                 offload: Offload, observer_factory: ObserverFactory | None = None) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.claimant = claimant
+        self._offload = offload  # blocking work on the intake's own thread
+        self._observer_factory = observer_factory
+        self._priority_re = _priority_pattern(priority_kinds)
+        self._checker = ReadinessChecker(settings.settle_seconds)
+        self._observer: BaseObserver | None = None
+        self._hints: asyncio.Queue[str | None] = asyncio.Queue()
+        self._normal: asyncio.Queue[str] = asyncio.Queue()
+        self._priority: asyncio.Queue[Path] = asyncio.Queue()
+        self._queued: set[str] = set()
+        self._writing: set[str] = set()
+        self._ignored: set[str] = set()
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._priority_in_flight = 0
+        self._unannounced = 0
+        self._no_priority_work = asyncio.Event()
+        self._no_priority_work.set()
+
+    # -- life -----------------------------------------------------------------------------------------
+
+    async def start(self, *, watch: bool) -> None:
+        """Adopt what dead daemons left, start watching (unless `watch` is False), and look at the folder once."""
+        await self.adopt_orphans()
+        if watch:
+            self._observer = self._start_observer(asyncio.get_running_loop())
+        await self._scan()
+
+    async def run(self) -> None:
+        """The intake loop and its timers, until cancelled."""
+        await asyncio.gather(self._intake_loop(), self._timers())
+
+    def stop_watching(self) -> None:
+        if self._observer is not None:
+            # Stopping the inotify emitter takes up to 0.5 s (it holds events to pair renames);
+            # it is stopped from a thread of its own so shutdown does not wait for it.
+            threading.Thread(target=self._observer.stop, name="seam-observer-stop", daemon=True).start()
+            self._observer = None
+
+    async def adopt_orphans(self) -> None:
+        for claimed in await self._offload(self.claimant.adopt_orphans):
+            self._enqueue_claimed(claimed, priority=self._is_priority_file(claimed))
+
+    def queue_depth(self) -> dict[str, int]:
+        return {"incoming": len(self._queued) + len(self._writing),
+                "processing": count_processing(self.paths.processing)}
+
+    def done(self, lane: str) -> None:
+        """A job taken from `lane` has finished, whatever its outcome."""
+        self._track(-1)
+        if lane == "priority":
+            self._priority_done()
+
+    def _track(self, delta: int) -> None:
+        self._inflight += delta
+        if self._inflight == 0:
+            self._idle.set()
+        else:
+            self._idle.clear()
+
+    def _start_observer(self, loop: asyncio.AbstractEventLoop) -> BaseObserver:
+        box: collections.deque[str | None] = collections.deque()
+        woken = threading.Event()
+
+        def flush() -> None:
+            woken.clear()
+            while box:
+                self._hints.put_nowait(box.popleft())
+
+        def hint(name: str | None) -> None:
+            # Called on the observer's thread for every event: one cheap append, and at most one
+            # wake-up of the loop per batch, so the observer keeps up with bursts.
+            box.append(name)
+            if not woken.is_set():
+                woken.set()
+                loop.call_soon_threadsafe(flush)
+
+        if self._observer_factory is not None:
+            observer = self._observer_factory(self.paths.incoming, hint)
+        else:
+            observer = make_observer(self.paths.incoming, hint, polling=self.settings.polling,
+                                     polling_interval=self.settings.polling_interval_seconds)
+        observer.start()
+        return observer
+
+    async def _intake_loop(self) -> None:
+        """Look at hinted names in small chunks, newest arrivals first.
+
+        Each round takes the newest CHUNK names that arrived since the last round, plus up to CHUNK
+        older ones still waiting (in arrival order). So a halt written behind a burst of thousands of
+        files is looked at (and its priority seen) within one round of its arrival, and the older
+        ones are still all looked at.
+        """
+        waiting: dict[str, None] = {}  # ordered set of older names not yet looked at
+        while True:
+            if not waiting:
+                waiting[await self._hints_get()] = None
+            fresh: dict[str, None] = {}
+            while not self._hints.empty():
+                name = self._hints.get_nowait()
+                if name is not None and name not in waiting:
+                    fresh[name] = None
+            arrivals = list(fresh)
+            batch = arrivals[-INTAKE_CHUNK:]  # the newest: a halt dropped behind a burst is among them
+            for name in arrivals[:-INTAKE_CHUNK]:
+                waiting[name] = None
+            for name in list(waiting)[:INTAKE_CHUNK]:
+                del waiting[name]
+                batch.append(name)
+            await self._consider(batch)
+
+    async def _hints_get(self) -> str:
+        while True:
+            name = await self._hints.get()
+            if name is not None:
+                return name
+
+    async def _timers(self) -> None:
+        """Recheck files being written often; look for the newest arrivals while busy; rescan the
+        folder and adopt orphans now and then."""
+        last_rescan = time.monotonic()
+        while True:
+            await asyncio.sleep(RECHECK_SECONDS)
+            if self._writing:
+                await self._consider(list(self._writing))
+            if self._inflight or self._unannounced:
+                await self._sweep_newest()
+            if time.monotonic() - last_rescan >= self.settings.rescan_seconds:
+                last_rescan = time.monotonic()
+                await self._scan()
+                await self.adopt_orphans()
+
+    async def _sweep_newest(self) -> None:
+        """Under a backlog the observer's threads fall behind (measured: over a second behind a
+        5,000-file burst), and a halt's event waits with them. So while busy, the newest files in
+        incoming/ that no event has announced yet are looked at directly."""
+        names, self._unannounced = await self._offload(self._newest_unannounced, SWEEP_NEWEST)
+        if names:
+            await self._consider(names)
+
+    def _newest_unannounced(self, count: int) -> tuple[list[str], int]:
+        """The `count` newest candidate files no hint has queued yet, and how many such files there are."""
+        try:
+            with os.scandir(self.paths.incoming) as listing:
+                entries = [e for e in listing if e.name not in self._queued and e.name not in self._ignored
+                           and e.name not in self._writing and is_candidate(e.name)]
+        except FileNotFoundError:
+            return [], 0
+        newest = sorted(entries, key=_arrival_order, reverse=True)[:count]
+        return [e.name for e in newest], len(entries)
+
+    async def _scan(self) -> None:
+        names = await self._offload(self._list_incoming)
+        await self._consider(names)
+
+    def _list_incoming(self) -> list[str]:
+        """Names in incoming/ not already queued, oldest first. Only those are stat'ed: behind a
+        backlog of thousands the rescan stays a directory read, not thousands of stats."""
+        try:
+            with os.scandir(self.paths.incoming) as listing:
+                entries = [e for e in listing if e.name not in self._queued and e.name not in self._ignored]
+        except FileNotFoundError:
+            return []
+        return [e.name for e in sorted(entries, key=_arrival_order)]
+
+    async def _consider(self, names: list[str]) -> None:
+        fresh = [n for n in names if n not in self._queued and is_candidate(n)]
+        if not fresh:
+            return
+        for name, readiness, head in await self._offload(self._check_all, fresh):
+            if readiness is Readiness.WRITING:
+                self._writing.add(name)
+                continue
+            self._writing.discard(name)
+            if readiness is Readiness.NOT_A_FILE:
+                if name not in self._ignored:
+                    self._ignored.add(name)
+                    logger.warning("left alone: incoming/%s is not a regular file", name)
+            elif readiness is Readiness.READY and self._priority_re.search(head):
+                claimed = await self._offload(self.claimant.claim, self.paths.incoming / name)
+                if claimed is not None:
+                    logger.debug("priority lane: claimed %s", name)
+                    self._enqueue_claimed(claimed, priority=True)
+            elif readiness in (Readiness.READY, Readiness.SYMLINK):
+                self._queued.add(name)
+                self._track(+1)
+                self._normal.put_nowait(name)
+
+    def _check_all(self, names: list[str]) -> list[tuple[str, Readiness, bytes]]:
+        return [(name, *self._checker.check(self.paths.incoming / name)) for name in names]
+
+    def _is_priority_file(self, claimed: Path) -> bool:
+        try:
+            with claimed.open("rb") as handle:
+                return bool(self._priority_re.search(handle.read(4096)))
+        except OSError:
+            return False
+
+    def _enqueue_claimed(self, claimed: Path, *, priority: bool) -> None:
+        self._track(+1)
+        if priority:
+            self._priority_in_flight += 1
+            self._no_priority_work.clear()
+            self._priority.put_nowait(claimed)
+        else:
+            self._normal.put_nowait(str(claimed))
+
+    # -- the lanes' queues -------------------------------------------------------------------------
+
+    async def next_normal(self) -> Job:
+        item = await self._normal.get()
+        # While a halt is in flight, ordinary intents wait to start: every thread they would occupy
+        # competes with the halt lane for the GIL and the store's write lock.
+        await self._no_priority_work.wait()
+        if os.sep in item:  # already claimed (adopted at start-up)
+            return Path(item), ""
+        self._queued.discard(item)
+        return None, item
+
+    async def next_priority(self) -> Job:
+        return await self._priority.get(), ""
+
+    def _priority_done(self) -> None:
+        self._priority_in_flight -= 1
+        if self._priority_in_flight <= 0:
+            self._priority_in_flight = 0
+            self._no_priority_work.set()
+
+    async def drain(self) -> None:
+        await self._idle.wait()
+        if self._writing:
+            logger.warning("left %d file(s) that are still being written: %s", len(self._writing),
+                           ", ".join(sorted(self._writing)))
+
+    def drop_unstarted(self) -> None:
+        """On stop, forget queued work that no worker has started: unclaimed files stay in incoming/,
+        claimed ones in this daemon's processing/ folder, and the next start takes them up."""
+        for queue in (self._normal, self._priority):
+            while not queue.empty():
+                item = queue.get_nowait()
+                if isinstance(item, str) and os.sep not in item:
+                    self._queued.discard(item)
+                self._track(-1)
+
+    async def finish_inflight(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout=timeout)
+        except TimeoutError:
+            logger.warning("stopping with %d intent(s) unfinished; they are resumed at the next start",
+                           self._inflight)
+
+
+def _arrival_order(entry: os.DirEntry[str]) -> tuple[float, str]:
+    try:
+        return (entry.stat(follow_symlinks=False).st_mtime, entry.name)
+    except OSError:
+        return (0.0, entry.name)
+
+
+def _priority_pattern(kinds: frozenset[str]) -> re.Pattern[bytes]:
+    if not kinds:
+        return re.compile(rb"(?!x)x")
+    names = b"|".join(re.escape(k.encode()) for k in sorted(kinds))
+    return re.compile(rb"^kind:[ \t]*[\"']?(?:" + names + rb")[\"']?[ \t]*(?:#.*)?$", re.MULTILINE)
