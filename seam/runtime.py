@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from seam.approval import ApprovalService, CodeChannel
 from seam.approval_channels import console_channel
+from seam.blocking import Offload
 from seam.broker.client import BrokerClient
 from seam.broker.guards import ModeLock
 from seam.broker.service import BrokerService, open_broker
@@ -66,6 +67,10 @@ class Lanes:
         """`fn(*args, **kwargs)` in the lane's pool, awaited from the event loop."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pools[lane], functools.partial(fn, *args, **kwargs))
+
+    def offload(self, lane: str) -> Offload:
+        """An `offload` that runs blocking work in this lane's pool."""
+        return functools.partial(self.run, lane)
 
     def shutdown(self) -> None:
         for pool in self._pools.values():
@@ -136,6 +141,8 @@ class Runtime:
                       approval=approval_service)
         if broker_service is not None:
             broker_service.settings_now = lambda: runtime.settings
+            # the services' blocking writes go to the normal lane's pool, never onto the event loop's thread
+            broker_service.offload = broker_service.supervisor.offload = runtime.lanes.offload("normal")
         return runtime
 
     @staticmethod

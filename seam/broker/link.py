@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from seam.alerts import Alert, AlertSink
+from seam.blocking import Offload, in_default_pool
 from seam.broker.client import BrokerClient
 from seam.broker.guards import check_link
 from seam.broker.guards import mask_account as _mask
@@ -33,8 +34,10 @@ Sleep = Callable[[float], Awaitable[None]]
 class LinkSupervisor:
     def __init__(self, broker: BrokerClient, *, store: Store, alerts: AlertSink, port: int | None,
                  configured_account: str | None, backoff: Sequence[float] = (5.0, 15.0, 45.0),
-                 sleep: Sleep = asyncio.sleep, on_connected: Callable[[], Awaitable[None]] | None = None) -> None:
+                 sleep: Sleep = asyncio.sleep, on_connected: Callable[[], Awaitable[None]] | None = None,
+                 offload: Offload = in_default_pool) -> None:
         self.broker = broker
+        self.offload = offload  # beads and alerts are blocking writes: never on the loop's thread
         self.store = store
         self.alerts = alerts
         self.port = port
@@ -65,15 +68,13 @@ class LinkSupervisor:
             return
         self.state = LinkState.DISCONNECTED
         self.detail = reason
-        self.store.append("IBKR_SESSION", {"event": "DISCONNECT", "reason": reason})
-        self.alerts.raise_alert(Alert("CONNECTION_LOST", reason, {"port": self.port}))
-        self._begin_recovery(already_failed=False)
+        self._begin_recovery(already_failed=False, lost=reason)
 
     async def manual_reconnect(self) -> bool:
         """A human asked (`seam broker reconnect`): one attempt now; the schedule restarts on failure."""
         if self._recovery is not None and not self._recovery.done():
             self._recovery.cancel()
-        self.store.append("IBKR_SESSION", {"event": "RECONNECT", "attempt": "manual"})
+        await self.offload(self.store.append, "IBKR_SESSION", {"event": "RECONNECT", "attempt": "manual"})
         if await self._attempt(event="CONNECT"):
             return True
         self._begin_recovery(already_failed=True)
@@ -89,24 +90,28 @@ class LinkSupervisor:
             await asyncio.gather(self._recovery, return_exceptions=True)
         await self.broker.disconnect()
 
-    def _begin_recovery(self, *, already_failed: bool) -> None:
+    def _begin_recovery(self, *, already_failed: bool, lost: str | None = None) -> None:
         if self._recovery is None or self._recovery.done():
-            self._recovery = asyncio.get_running_loop().create_task(self._recover())
+            self._recovery = asyncio.get_running_loop().create_task(self._recover(lost))
 
-    async def _recover(self) -> None:
+    async def _recover(self, lost: str | None = None) -> None:
+        if lost is not None:  # recorded first, so the DISCONNECT bead precedes every RECONNECT
+            await self.offload(self.store.append, "IBKR_SESSION", {"event": "DISCONNECT", "reason": lost})
+            await self.offload(self.alerts.raise_alert, Alert("CONNECTION_LOST", lost, {"port": self.port}))
         self.state = LinkState.RECONNECTING
         for attempt, delay in enumerate(self.backoff, start=1):
             await self.sleep(delay)
             self.attempts = attempt
-            self.store.append("IBKR_SESSION", {"event": "RECONNECT", "attempt": attempt, "after_seconds": delay})
+            await self.offload(self.store.append, "IBKR_SESSION",
+                               {"event": "RECONNECT", "attempt": attempt, "after_seconds": delay})
             if await self._attempt(event="CONNECT"):
                 return
             self.state = LinkState.RECONNECTING
         self.state = LinkState.ESCALATED
         self.detail = f"gave up after {len(self.backoff)} attempts"
-        self.store.append("IBKR_SESSION", {"event": "ESCALATED", "attempts": len(self.backoff)})
-        self.alerts.raise_alert(Alert("CONNECTION_ROTTING", "Connection rotting — run RB-001",
-                                      {"attempts": len(self.backoff), "port": self.port}))
+        await self.offload(self.store.append, "IBKR_SESSION", {"event": "ESCALATED", "attempts": len(self.backoff)})
+        await self.offload(self.alerts.raise_alert, Alert("CONNECTION_ROTTING", "Connection rotting — run RB-001",
+                                                          {"attempts": len(self.backoff), "port": self.port}))
 
     async def _attempt(self, *, event: str) -> bool:
         try:
@@ -123,16 +128,17 @@ class LinkSupervisor:
             self.guard_failure = exc
             self.state = LinkState.DISCONNECTED
             self.detail = exc.message
-            self.store.append("GUARD", {"guard": exc.guard, "message": exc.message, "at": "connect"})
-            self.alerts.raise_alert(Alert("ACCOUNT_MISMATCH", exc.message, {"guard": exc.guard}))
+            await self.offload(self.store.append, "GUARD",
+                               {"guard": exc.guard, "message": exc.message, "at": "connect"})
+            await self.offload(self.alerts.raise_alert, Alert("ACCOUNT_MISMATCH", exc.message, {"guard": exc.guard}))
             await self.broker.disconnect()
             return False
         self.guard_failure = None
         self.state = LinkState.CONNECTED
         self.attempts = 0
         self.detail = ""
-        self.store.append("IBKR_SESSION", {"event": event, "account": _mask(self.account), "port": self.port,
-                                           "mode": str(self.broker.mode)})
+        await self.offload(self.store.append, "IBKR_SESSION", {"event": event, "account": _mask(self.account),
+                                                               "port": self.port, "mode": str(self.broker.mode)})
         if self.on_connected is not None:
             await self.on_connected()
         return True

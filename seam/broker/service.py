@@ -10,12 +10,14 @@ The order path is fixed here and nowhere else:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from seam.alerts import Alert, AlertSink
+from seam.blocking import Offload, in_default_pool
 from seam.broker.client import BrokerClient
 from seam.broker.guards import ModeLock, check_link, check_live_allowed, default_port
 from seam.broker.guards import mask_account as _mask
@@ -32,6 +34,8 @@ from seam.store import PublishedLink, Store
 __all__ = ["ApprovalHook", "BrokerService", "TokenBucket", "open_broker"]
 
 logger = logging.getLogger(__name__)
+
+LINK_REFRESH_SECONDS = 30.0
 
 ApprovalHook = Callable[[OrderRequest | BracketRequest, Any], None]
 
@@ -89,8 +93,9 @@ class TokenBucket:
 class BrokerService:
     def __init__(self, broker: BrokerClient, *, settings: Settings, secrets: Secrets, store: Store,
                  paths: SeamPaths, clock: Clock, sleep: Sleep = asyncio.sleep,
-                 approval_hook: ApprovalHook = no_approval_yet) -> None:
+                 approval_hook: ApprovalHook = no_approval_yet, offload: Offload = in_default_pool) -> None:
         self.broker = broker
+        self.offload = offload  # beads, flags and alerts are blocking writes: never on the loop's thread
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -108,15 +113,17 @@ class BrokerService:
                                          port=self.port if self.mode is not Mode.MOCK else None,
                                          configured_account=self.configured_account,
                                          backoff=settings.broker.backoff_seconds, sleep=sleep,
-                                         on_connected=self._on_connected)
+                                         on_connected=self._on_connected, offload=offload)
         self._timers: asyncio.Task[None] | None = None
+        self._published: PublishedLink | None = None
+        self._published_at: datetime | None = None
         self.last_reconciliation: Reconciliation | None = None
 
     # -- life -------------------------------------------------------------------------------------
 
     async def start(self, *, timers: bool = True) -> None:
         await self.supervisor.start()
-        self._publish_link()
+        await self._publish_link()
         if timers:
             self._timers = asyncio.get_running_loop().create_task(self._run_timers())
 
@@ -127,12 +134,14 @@ class BrokerService:
         await self.supervisor.stop()
 
     def connection_lost(self, reason: str) -> None:
+        """Called by the adapter on the loop when the socket drops; the published link follows within a
+        second (the timers), never by a write on the loop's thread."""
         self.supervisor.connection_lost(reason)
-        self._publish_link()
 
     async def _on_connected(self) -> None:
-        self._publish_link()
-        if self.store.last_seq():  # resubscribe happens in the adapter on connect; then reconcile at once
+        await self._publish_link()
+        # resubscribe happens in the adapter on connect; then reconcile at once
+        if await self.offload(self.store.last_seq):
             await self.reconcile(trigger="connect")
 
     async def _run_timers(self) -> None:
@@ -141,11 +150,12 @@ class BrokerService:
         while True:
             await asyncio.sleep(1.0)
             elapsed += 1.0
-            self._publish_link()
+            await self._publish_link()
             await self._check_reconnect_request()
-            for record in await asyncio.to_thread(self.lifecycle.check_stalled):
-                self.alerts.raise_alert(Alert("POSITION_STALLED", f"position {record.id} has had no broker update",
-                                              {"position": record.id, "was": str(record.stalled_from)}))
+            for record in await self.offload(self.lifecycle.check_stalled):
+                await self.offload(self.alerts.raise_alert,
+                                   Alert("POSITION_STALLED", f"position {record.id} has had no broker update",
+                                         {"position": record.id, "was": str(record.stalled_from)}))
             if elapsed >= interval and self.supervisor.state is LinkState.CONNECTED:
                 elapsed = 0.0
                 try:
@@ -154,15 +164,23 @@ class BrokerService:
                     logger.warning("timed reconciliation skipped: %s", exc)
 
     async def _check_reconnect_request(self) -> None:
-        if await asyncio.to_thread(self.store.flags.take_reconnect_request):
+        if await self.offload(self.store.flags.take_reconnect_request):
             await self.supervisor.manual_reconnect()
-            self._publish_link()
+            await self._publish_link()
 
-    def _publish_link(self) -> None:
+    async def _publish_link(self) -> None:
+        """Publish the link for other processes (`seam status`, `seam broker status`) when it changed, and
+        at least every LINK_REFRESH_SECONDS so its time says the owner is still there."""
         info = self.supervisor.info()
+        now = self.clock.now()
         link = PublishedLink(str(info.mode), str(info.state), _mask(info.account), info.port, info.attempts,
-                             info.detail, self.clock.now().isoformat(timespec="seconds"))
-        self.store.flags.publish_link(link, self.store.last_seq())
+                             info.detail, now.isoformat(timespec="seconds"))
+        unchanged = self._published is not None and dataclasses.replace(self._published, at=link.at) == link
+        if unchanged and self._published_at is not None and (now - self._published_at).total_seconds() < \
+                LINK_REFRESH_SECONDS:
+            return
+        await self.offload(self.store.flags.publish_link, link, self.store.last_seq())
+        self._published, self._published_at = link, now
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -209,12 +227,14 @@ class BrokerService:
     async def cancel(self, order_id: str, *, reason: str) -> Order:
         self._require_link()
         order = await self.broker.cancel(order_id)
-        self.store.append("ORDER", {"event": "cancel", "order": order_id, "ref": order.ref, "state": str(order.state),
+        await self.offload(self.store.append, "ORDER", {"event": "cancel", "order": order_id, "ref": order.ref,
+                                                        "state": str(order.state),
                                     "reason": reason})
         return order
 
-    async def cancel_all_working_orders(self, *, reason: str) -> str:
-        """For halt: cancel every working order; a down link is reported, not raised."""
+    async def cancel_all_working_orders(self, *, reason: str, offload: Offload | None = None) -> str:
+        """For halt: cancel every working order; a down link is reported, not raised. The halt passes its
+        own lane's `offload`, so its bead never waits behind the normal lane's work."""
         if self.supervisor.state is not LinkState.CONNECTED:
             return f"none: the broker link is {self.supervisor.state}; cancel at the broker (RB-004)"
         cancelled, failed = [], []
@@ -224,7 +244,8 @@ class BrokerService:
                 cancelled.append(order.order_id)
             except BrokerError as exc:
                 failed.append(f"{order.order_id} ({exc})")
-        self.store.append("ORDER", {"event": "cancel_all", "reason": reason, "cancelled": cancelled, "failed": failed})
+        await (offload or self.offload)(self.store.append, "ORDER", {"event": "cancel_all", "reason": reason,
+                                                                     "cancelled": cancelled, "failed": failed})
         text = ", ".join(cancelled) if cancelled else "none were working"
         return text + (f"; could not cancel: {', '.join(failed)}" if failed else "")
 
@@ -234,28 +255,33 @@ class BrokerService:
         self._require_link()
         positions = await self.broker.positions()
         orders = await self.broker.open_orders()
-        records = await asyncio.to_thread(self.lifecycle.all)
+        records = await self.offload(self.lifecycle.all)
         result = compare(records, positions, orders, {r.id for r in records})
         self.last_reconciliation = result
         payload = {"trigger": trigger, "drift": result.drift, "differences": [d.describe() for d in result.differences],
                    "positions_checked": result.positions_checked, "orders_checked": result.orders_checked}
         if not result.drift:
-            self.store.append("RECONCILIATION", payload)
+            await self.offload(self.store.append, "RECONCILIATION", payload)
             return result
+        reason = await self.offload(self._record_drift, payload, len(result.differences))
+        await self.offload(self.alerts.raise_alert, Alert("RECONCILIATION_DRIFT", reason, {
+            f"difference {n}": d.describe() for n, d in enumerate(result.differences, 1)}))
+        return result
+
+    def _record_drift(self, payload: dict[str, Any], differences: int) -> str:
+        """The RECONCILIATION bead and the halt flag, in one transaction: drift never goes unhalted."""
         with self.store.transaction() as tx:
             bead = self.store.append("RECONCILIATION", payload, conn=tx)
-            reason = f"reconciliation drift ({len(result.differences)} difference(s)), bead {bead.seq}"
+            reason = f"reconciliation drift ({differences} difference(s)), bead {bead.seq}"
             self.store.halt_on(reason, by="reconciliation", conn=tx)
-        self.alerts.raise_alert(Alert("RECONCILIATION_DRIFT", reason,
-                                      {f"difference {n}": d.describe() for n, d in enumerate(result.differences, 1)}))
-        return result
+        return reason
 
     # -- the order path ---------------------------------------------------------------------------
 
     async def submit(self, request: OrderRequest | BracketRequest, *, approval: Any = None) -> list[Order]:
         """halt → mode lock → mode/account/port → approval → pacing → submit (idempotent by ref)."""
         # INV: nothing reaches the broker while the halt flag is on
-        halt = self.store.flags.halt()
+        halt = await self.offload(self.store.flags.halt)
         if halt is not None:
             raise GuardViolation("halt", f"the halt flag is on ({halt.reason}); nothing was sent")
         self.mode_lock.check(self.settings_now().broker.mode)
@@ -270,15 +296,15 @@ class BrokerService:
         try:
             check_link(self.mode, self.port if self.mode is not Mode.MOCK else None, accounts, self.configured_account)
         except GuardViolation as exc:
-            self.store.append("GUARD", {"guard": exc.guard, "message": exc.message, "at": "order"})
-            self.alerts.raise_alert(Alert("ACCOUNT_MISMATCH", exc.message, {"guard": exc.guard}))
+            await self.offload(self.store.append, "GUARD", {"guard": exc.guard, "message": exc.message, "at": "order"})
+            await self.offload(self.alerts.raise_alert, Alert("ACCOUNT_MISMATCH", exc.message, {"guard": exc.guard}))
             raise
 
     async def _submit_once(self, request: OrderRequest | BracketRequest) -> list[Order]:
         # INV: one reference, at most one order: a retry finds what an unclear failure may have sent
         existing = await self.broker.orders_by_ref(request.ref)
         if existing:
-            self.store.append("ORDER", {"event": "found_existing", "ref": request.ref,
+            await self.offload(self.store.append, "ORDER", {"event": "found_existing", "ref": request.ref,
                                         "orders": [o.order_id for o in existing]}, intent_id=request.ref)
             return existing
         try:
@@ -287,11 +313,12 @@ class BrokerService:
             else:
                 orders = [await self.broker.place_order(request)]
         except BrokerUnavailable as exc:
-            self.store.append("ORDER", {"event": "unclear", "ref": request.ref, "error": str(exc)},
+            await self.offload(self.store.append, "ORDER", {"event": "unclear", "ref": request.ref, "error": str(exc)},
                               intent_id=request.ref)
             raise BrokerUnavailable(f"{exc}; the order may have reached the broker — a retry with the same "
                                     "reference looks it up first and never sends a second") from exc
-        self.store.append("ORDER", {"event": "submitted", "ref": request.ref, "orders": [o.order_id for o in orders],
+        await self.offload(self.store.append, "ORDER", {"event": "submitted", "ref": request.ref,
+                                                        "orders": [o.order_id for o in orders],
                                     "pair": request.pair, "side": str(request.side), "units": request.quantity},
                           intent_id=request.ref)
         return orders

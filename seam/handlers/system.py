@@ -24,7 +24,7 @@ async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
     elif broker is None:
         cancelled = "none: no broker is attached"
     else:
-        cancelled = await broker.cancel_all_working_orders(reason=f"halt {intent.id}")
+        cancelled = await broker.cancel_all_working_orders(reason=f"halt {intent.id}", offload=ctx.blocking)
     return Outcome(Status.OK, "halt", {
         "reason": halt.reason, "halted_at": halt.at, "was_halted": was_halted, "cancelled": cancelled,
         "sources": [f"bead {halt.bead}"],
