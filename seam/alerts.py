@@ -1,7 +1,8 @@
 """Alerts: a taxonomy (type → severity, runbook) and the sinks every alert reaches.
 
 Each alert is an ALERT bead, a markdown file in responses/alerts/, and a log line on stderr.
-Throttling, bundling and Telegram arrive with monitoring; CRITICAL alerts are never throttled.
+Every alert is delivered as it is raised: nothing is bundled or throttled yet (monitoring adds that, and
+Telegram).
 """
 
 from __future__ import annotations

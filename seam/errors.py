@@ -10,7 +10,9 @@
     │   └── BrokerError            the broker side failed
     │       └── BrokerUnavailable  the link is down: retry later
     ├── GuardViolation             a safety rule refused the action (never retried automatically)
-    └── StoreError                 the bead store is unreadable or its chain is broken
+    ├── ResponseTimeout            no response in time; the intent stays in the seam (exit code 3)
+    ├── StoreError                 the bead store is unreadable or its chain is broken
+    └── RegistryError              seam's own wiring is wrong (a kind routed twice or not at all): at start-up
 
 Third-party exceptions are translated at the boundary where they occur (`raise ... from exc`).
 The daemon loop is the only place with a broad `except`.
@@ -19,6 +21,7 @@ The daemon loop is the only place with a broad `except`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = [
     "BrokerError",
@@ -30,6 +33,7 @@ __all__ = [
     "IntentError",
     "NotAvailable",
     "Problem",
+    "ResponseTimeout",
     "SeamError",
     "StoreError",
 ]
@@ -109,5 +113,22 @@ class GuardViolation(SeamError):
         self.message = message
 
 
+class ResponseTimeout(SeamError):
+    """No response arrived within the wait. The intent stays in the seam (`kept`: where it lies now, None once
+    a daemon has filed it away) and is answered once a daemon takes it; `daemons` is how many were alive
+    when the wait ended (0: the operator starts `seam watch`)."""
+
+    def __init__(self, message: str, *, intent_id: str, timeout: float, daemons: int, kept: Path | None) -> None:
+        super().__init__(message)
+        self.intent_id = intent_id
+        self.timeout = timeout
+        self.daemons = daemons
+        self.kept = kept
+
+
 class StoreError(SeamError):
     """The bead store cannot be used as it is."""
+
+
+class RegistryError(SeamError):
+    """A defect in seam's wiring, found at start-up, before any intent is taken."""

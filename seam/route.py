@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from seam.errors import SeamError
+from seam.errors import RegistryError
 from seam.intent import Kind
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class Registry:
 
     def register(self, kind: Kind, handler: Handler, *, lane: Lane = Lane.NORMAL, read_only: bool = False) -> None:
         if kind in self.routes:
-            raise SeamError(f"a handler for kind {kind!s} is already registered")
+            raise RegistryError(f"a handler for kind {kind!s} is already registered")
         self.routes[kind] = Route(kind, handler, lane, read_only)
 
     def replace(self, kind: Kind, handler: Handler) -> None:
@@ -60,7 +60,7 @@ class Registry:
     def check_complete(self) -> None:
         missing = [str(k) for k in Kind if k not in self.routes]
         if missing:
-            raise SeamError(f"no handler registered for: {', '.join(missing)}")
+            raise RegistryError(f"no handler registered for: {', '.join(missing)}")
 
 
 def default_registry(**_: Any) -> Registry:

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated, Any, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from seam import fx
-from seam.errors import IntentError, Problem
-from seam.intent import ID_PATTERN, KIND_MODELS, Envelope, Kind
+from seam.errors import HandlerError, IntentError, Problem
+from seam.intent import ID_PATTERN, KIND_MODELS, Envelope, Kind, ReadySignal, WatchSignal
 from seam.problems import problems_from
 from seam.store import canonical_json
 from seam.yamlsafe import YamlProblem, decode_text, load_yaml
@@ -34,6 +34,7 @@ __all__ = [
     "validate_file",
 ]
 
+M = TypeVar("M", bound=BaseModel)
 _ID_RE = re.compile(ID_PATTERN)
 _PAYLOAD_ADAPTERS: dict[Kind, TypeAdapter[Any]] = {kind: TypeAdapter(model) for kind, model in KIND_MODELS.items()}
 _TAGS: dict[Kind, set[str]] = {Kind.SIGNAL: {"READY", "FORMING", "NONE"}}
@@ -42,7 +43,7 @@ _TAGS: dict[Kind, set[str]] = {Kind.SIGNAL: {"READY", "FORMING", "NONE"}}
 @dataclass(frozen=True)
 class ValidIntent:
     envelope: Envelope
-    payload: Any
+    payload: BaseModel  # the kind's model (seam/intent.py); handlers read it with `payload_as`
     intent_sha256: str
     raw_sha256: str
 
@@ -54,10 +55,15 @@ class ValidIntent:
     def kind(self) -> Kind:
         return self.envelope.kind
 
+    def payload_as(self, model: type[M]) -> M:
+        """The payload as the kind's model; a route that sends a kind to the wrong handler is seam's defect."""
+        if not isinstance(self.payload, model):
+            raise HandlerError(f"the {self.kind} intent reached a handler for {model.__name__} payloads (a routing "
+                               f"defect in seam; its payload is a {type(self.payload).__name__})")
+        return self.payload
+
     def payload_dict(self) -> dict[str, Any]:
-        if isinstance(self.payload, BaseModel):
-            return self.payload.model_dump(mode="json")
-        return dict(self.payload)
+        return self.payload.model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -85,15 +91,16 @@ def _check_created_at_not_in_future(intent: ValidIntent, ctx: CheckContext) -> N
 
 def _check_pair_active(intent: ValidIntent, ctx: CheckContext) -> None:
     payload = intent.payload
-    if payload.signal == "READY" and str(payload.pair) not in ctx.active_pairs:
+    if isinstance(payload, ReadySignal) and str(payload.pair) not in ctx.active_pairs:
         raise IntentError.single("payload.pair", f"{payload.pair} is not an active pair (pairs.active: "
                                                  f"{', '.join(sorted(ctx.active_pairs))})")
 
 
 def _check_levels(intent: ValidIntent, ctx: CheckContext) -> None:
     payload = intent.payload
-    levels = (payload.direction, payload.entry, payload.stop, payload.target)
-    if any(level is None for level in levels):
+    if not isinstance(payload, ReadySignal | WatchSignal):
+        return
+    if payload.direction is None or payload.entry is None or payload.stop is None or payload.target is None:
         return  # FORMING/NONE may leave levels out; READY requires them by schema
     try:
         fx.check_levels(payload.direction, payload.entry, payload.stop, payload.target)
@@ -102,7 +109,7 @@ def _check_levels(intent: ValidIntent, ctx: CheckContext) -> None:
 
 
 def _check_market_open(intent: ValidIntent, ctx: CheckContext) -> None:
-    if intent.payload.signal != "READY":
+    if not isinstance(intent.payload, ReadySignal):
         return
     state = fx.market_state(ctx.now)
     if not state.is_open:

@@ -40,10 +40,11 @@ LINK_REFRESH_SECONDS = 30.0
 ApprovalHook = Callable[[OrderRequest | BracketRequest, Any], None]
 
 
-def no_approval_yet(request: OrderRequest | BracketRequest, approval: Any) -> None:
-    # INV: no order without a human code. Until the approval step lands there is no code to check,
-    # so nothing can be placed through the seam.
-    raise GuardViolation("approval", "orders cannot be placed through the seam until human approval is available")
+def no_approval_service(request: OrderRequest | BracketRequest, approval: Any) -> None:
+    # INV: no order without a human code. A broker service built without an approval service (a console's,
+    # a test harness's) has no code to check, so it places nothing.
+    raise GuardViolation("approval", "orders cannot be placed here: this broker service has no approval service "
+                                     "to check a human's code")
 
 
 def open_broker(settings: Settings, secrets: Secrets, clock: Clock,
@@ -93,7 +94,7 @@ class TokenBucket:
 class BrokerService:
     def __init__(self, broker: BrokerClient, *, settings: Settings, secrets: Secrets, store: Store,
                  paths: SeamPaths, clock: Clock, sleep: Sleep = asyncio.sleep,
-                 approval_hook: ApprovalHook = no_approval_yet, offload: Offload = in_default_pool) -> None:
+                 approval_hook: ApprovalHook = no_approval_service, offload: Offload = in_default_pool) -> None:
         self.broker = broker
         self.offload = offload  # beads, flags and alerts are blocking writes: never on the loop's thread
         self.settings = settings

@@ -7,6 +7,7 @@ from typing import Any
 from seam.broker.guards import mask_account
 from seam.broker.service import BrokerService
 from seam.handlers.base import HandlerContext
+from seam.intent import CancelPayload, PositionsPayload
 from seam.respond import Outcome, Status
 from seam.validate import ValidIntent
 
@@ -33,7 +34,7 @@ async def handle_account(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
 async def handle_positions(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
     service = ctx.require_broker()
     positions = await service.positions()
-    orders = await service.open_orders() if intent.payload.include_orders else None
+    orders = await service.open_orders() if intent.payload_as(PositionsPayload).include_orders else None
     lifecycle = {r.pair: r.state for r in service.lifecycle.all()}
     return Outcome(Status.OK, "positions", {
         **_common(service),
@@ -48,7 +49,8 @@ async def handle_positions(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
 
 async def handle_cancel(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
     service = ctx.require_broker()
-    order = await service.cancel(intent.payload.order_id, reason=intent.payload.reason or f"intent {intent.id}")
+    payload = intent.payload_as(CancelPayload)
+    order = await service.cancel(payload.order_id, reason=payload.reason or f"intent {intent.id}")
     return Outcome(Status.OK, "cancel", {**_common(service), "order": order.order_id, "ref": order.ref or "-",
                                          "pair": order.pair, "state": order.state})
 

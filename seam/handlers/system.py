@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from seam.handlers.base import HandlerContext
+from seam.intent import HaltPayload
 from seam.respond import Outcome, Status
 from seam.validate import ValidIntent
 
@@ -14,12 +15,13 @@ __all__ = ["handle_halt", "handle_status", "status_facts"]
 
 async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
     broker = ctx.broker
+    payload = intent.payload_as(HaltPayload)
     # the flag goes on first: from this instant no capital action can pass the order path
     halt, was_halted = await ctx.blocking(
-        ctx.store.halt_on, intent.payload.reason, by=f"halt intent {intent.id}", intent_id=intent.id,
+        ctx.store.halt_on, payload.reason, by=f"halt intent {intent.id}", intent_id=intent.id,
         session_id=intent.envelope.session_id, facts={"cancelled": "pending"},
     )
-    if not intent.payload.cancel_orders:
+    if not payload.cancel_orders:
         cancelled = "none: cancel_orders was false"
     elif broker is None:
         cancelled = "none: no broker is attached"
