@@ -33,6 +33,7 @@ __all__ = [
     "IntentError",
     "NotAvailable",
     "Problem",
+    "RegistryError",
     "ResponseTimeout",
     "SeamError",
     "StoreError",

@@ -18,8 +18,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from seam.approval import ApprovalService, CodeChannel
-from seam.approval_channels import console_channel
+from seam.approval import ApprovalService, CodeChannel, console_channel
 from seam.blocking import Offload
 from seam.broker.client import BrokerClient
 from seam.broker.guards import ModeLock

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from seam.broker.fake import FakeBroker
 from seam.broker.types import BracketRequest, Side
 from seam.clock import FakeClock
+from seam.config import load_config
 from seam.errors import GuardViolation
+from seam.intent import Pair, ReadySignal
 from seam.paths import SeamPaths
+from seam.runtime import Runtime
 from tests.conftest import DaemonThread, drop, make_seam, run_on_a_terminal, seam_cli, wait_for, wait_response
 
 READY = ("{signal: READY, pair: EURUSD, direction: LONG, confidence: 0.85, entry: 1.0850, stop: 1.0820, "
@@ -410,3 +418,125 @@ def test_an_approve_for_a_proposal_that_does_not_exist_is_rejected_naming_the_fi
     assert front["status"] == "rejected", front["body"]
     assert "`payload.proposal`" in str(front["body"]) and "nope-2" in str(front["body"])
     assert desk.orders_sent() == 0
+
+
+# ---- blocking store work stays off the event loop's thread ----------------------------------------
+
+
+class StoreUse:
+    """Which thread opens each write transaction of one store instance or takes its SQLite connection for a
+    read, and whether the broker's order path (its synchronous approval hook and fill listener) was running
+    then. Wraps that instance's methods only."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.loop_thread: threading.Thread | None = None
+        self.entries: list[tuple[str, bool, bool]] = []  # (what, on the loop's thread, inside the broker)
+        self._in_broker = 0
+        store, broker = runtime.store, runtime.broker
+        assert broker is not None
+        store.transaction = self._transaction("Store.transaction", store.transaction)  # type: ignore[method-assign]
+        store.db.transaction = self._transaction("Database.transaction", store.db.transaction)  # type: ignore[method-assign]
+        store.db.conn = self._connection(store.db.conn)  # type: ignore[method-assign]
+        broker.submit = self._in_the_broker(broker.submit)  # type: ignore[method-assign]
+        broker.cancel = self._in_the_broker(broker.cancel)  # type: ignore[method-assign]
+
+    def _note(self, what: str) -> None:
+        self.entries.append((what, threading.current_thread() is self.loop_thread, self._in_broker > 0))
+
+    def _transaction(self, name, enter):  # type: ignore[no-untyped-def]
+        @contextmanager
+        def transaction():  # type: ignore[no-untyped-def]
+            self._note(name)
+            with enter() as tx:
+                yield tx
+
+        return transaction
+
+    def _connection(self, conn):  # type: ignore[no-untyped-def]
+        def connection():  # type: ignore[no-untyped-def]
+            self._note("Database.conn")
+            return conn()
+
+        return connection
+
+    def _in_the_broker(self, call):  # type: ignore[no-untyped-def]
+        async def wrapped(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self._in_broker += 1
+            try:
+                return await call(*args, **kwargs)
+            finally:
+                self._in_broker -= 1
+
+        return wrapped
+
+    def take(self) -> list[tuple[str, bool, bool]]:
+        taken, self.entries = self.entries, []
+        return taken
+
+
+def test_proposals_and_decisions_use_the_store_only_off_the_event_loops_thread(tmp_path):
+    """Everything the approval service reads or writes goes through its `offload`; on the loop's thread the store
+    is used only inside the broker's order path (its synchronous approval hook and fill listener, for now)."""
+    paths = make_seam(tmp_path / "offload")
+    clock = FakeClock()
+    issued: dict[str, str] = {}
+    runtime = Runtime.open(paths, load_config(paths, env={}), clock=clock, broker_client=FakeBroker(clock=clock),
+                           channels=[lambda proposal, code, _expires: issued.__setitem__(proposal.id, code)])
+    assert runtime.approval is not None and runtime.broker is not None
+    pool = ThreadPoolExecutor(2, thread_name_prefix="test-lane")
+    offloaded: list[str] = []
+
+    async def offload(fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        offloaded.append(fn.__name__)
+        return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args, **kwargs))
+
+    runtime.approval.offload = offload
+    use = StoreUse(runtime)
+    try:
+        steps = asyncio.run(_approval_story(runtime, use, issued))
+    finally:
+        pool.shutdown(wait=True)
+        runtime.close()
+    assert runtime.broker.lifecycle.get("off-1").state == "CLOSED"
+    for step, entries in steps.items():
+        on_the_loop = [(what, in_broker) for what, on_loop, in_broker in entries if on_loop]
+        assert all(in_broker for _, in_broker in on_the_loop), f"{step} used the store on the loop: {on_the_loop}"
+    for step in ("propose_open", "propose_close", "decide: reject", "decide: a state conflict"):
+        written_in_the_pool = [what for what, on_loop, _ in steps[step] if not on_loop and "transaction" in what]
+        assert written_in_the_pool and not any(on_loop for _, on_loop, _ in steps[step]), f"{step}: {steps[step]}"
+    assert any(not on_loop for _, on_loop, _ in steps["decide: approve"]), "the lifecycle after submit ran on the loop"
+    assert {"_open", "_close", "_reject", "after_submit", "refuse"} <= set(offloaded)
+
+
+async def _approval_story(runtime: Runtime, use: StoreUse, issued: dict[str, str]) -> dict[str, list]:
+    """Propose, a wrong code, approve, close, reject, a state conflict: the store use of each step."""
+    service = runtime.approval
+    assert service is not None
+    signal = ReadySignal(signal="READY", pair=Pair.EURUSD, direction="LONG", confidence=0.85, entry=1.0850,
+                         stop=1.0820, target=1.0910, setup_type="FVG_ENTRY")
+    steps: dict[str, list] = {}
+    use.loop_thread = threading.current_thread()
+    await runtime.start(timers=False)
+    use.take()  # the broker's start is not under test
+    await service.propose_open("off-1", "a" * 64, signal)
+    steps["propose_open"] = use.take()
+    decided = await service.decide("off-1", wrong(issued["off-1"]), "approve", via="test")
+    assert decided.status == "failed" and "wrong code" in decided.headline
+    steps["decide: a wrong code"] = use.take()
+    assert (await service.decide("off-1", issued["off-1"], "approve", via="test")).status == "ok"
+    steps["decide: approve"] = use.take()
+    await service.propose_close("off-close", "b" * 64, "off-1", "done")
+    steps["propose_close"] = use.take()
+    assert (await service.decide("off-close", issued["off-close"], "approve", via="test")).status == "ok"
+    steps["decide: approve a close"] = use.take()
+    await service.propose_open("off-2", "c" * 64, signal)
+    use.take()
+    assert (await service.decide("off-2", issued["off-2"], "reject", via="test")).status == "ok"
+    steps["decide: reject"] = use.take()
+    await service.propose_open("off-3", "d" * 64, signal)
+    use.take()
+    runtime.broker.broker.inject_position("USDJPY", 50_000, 151.0)  # type: ignore[union-attr]
+    assert (await service.decide("off-3", issued["off-3"], "approve", via="test")).status == "conflict"
+    steps["decide: a state conflict"] = use.take()
+    await runtime.stop()
+    return steps

@@ -1,21 +1,20 @@
-"""Human channels for approval codes. Each is a callable (proposal, code, expires_at) -> None.
-
-The console channel writes to the controlling terminal of `seam watch` (/dev/tty), never to the log
-stream: logs are files and pipes that agents read; the terminal is the person in front of it.
-Telegram (the configured chat only) joins in a later step.
-"""
+"""Human channels for approval codes: the `seam watch` terminal, never a log stream (logs are what agents read)."""
 
 from __future__ import annotations
 
 import os
 from datetime import datetime
-from typing import Any
+
+from seam.approval.codes import CodeChannel
+from seam.approval.proposals import Proposal
 
 __all__ = ["console_channel"]
 
 
-def console_channel(tty: str = "/dev/tty") -> Any:
-    def deliver(proposal: Any, code: str, expires_at: datetime) -> None:
+def console_channel(tty: str = "/dev/tty") -> CodeChannel:
+    """The controlling terminal of `seam watch`: the person in front of it. Telegram joins in a later step."""
+
+    def deliver(proposal: Proposal, code: str, expires_at: datetime) -> None:
         try:
             fd = os.open(tty, os.O_WRONLY | os.O_NOCTTY)
         except OSError:

@@ -1,0 +1,155 @@
+"""`seam approvals`, `seam approve`, `seam resume`: a human's decisions, taken at an interactive terminal.
+
+Codes are read from the store here, for the person at the terminal, and nowhere in `seam.client`, which agents use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from rich.markdown import Markdown
+from rich.table import Table
+
+from seam import client
+from seam.cli.common import (
+    EXIT_NOT_OK,
+    EXIT_OK,
+    EXIT_USAGE,
+    Subparsers,
+    console_runtime,
+    err,
+    interactive,
+    load,
+    out,
+    refuse_without_terminal,
+    require_seam,
+    seam_paths,
+)
+from seam.cli.intents import submit_and_print
+from seam.config import LoadedConfig
+from seam.errors import IntentError
+from seam.paths import SeamPaths
+
+__all__ = ["add_approvals", "add_approve", "add_resume", "cmd_approvals", "cmd_approve", "cmd_resume"]
+
+_COLUMNS = ("proposal", "kind", "pair", "side", "units", "entry · stop · target", "R:R", "code", "expires")
+
+
+def add_approvals(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("approvals", parents=[common],
+                       help="list proposals waiting for approval, with their codes (a person at a terminal only)")
+    p.set_defaults(func=cmd_approvals)
+
+
+def add_approve(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("approve", parents=[common],
+                       help="approve (or --reject) a proposal: shows the evidence and asks one yes/no question")
+    p.add_argument("proposal", help="the proposal id (the signal's or close's intent id)")
+    p.add_argument("--code", help="the 6-digit code (for scripts; without it a terminal is required)")
+    p.add_argument("--reject", action="store_true", help="reject instead of approve")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the response (default 30)")
+    p.set_defaults(func=cmd_approve)
+
+
+def add_resume(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("resume", parents=[common], help="clear the halt flag (a person at a terminal only)")
+    p.add_argument("--note", help="why, recorded in the HALT bead")
+    p.set_defaults(func=cmd_resume)
+
+
+def _codes(paths: SeamPaths, config: LoadedConfig) -> dict[str, tuple[str, str]]:
+    """proposal id → (code, expires_at) for pending proposals: the operator console's view only."""
+    with console_runtime(paths, config) as runtime:
+        live = runtime.store.codes.live_for_pending()
+    return {pid: (row.code, row.expires_at.isoformat()) for pid, row in live.items()}
+
+
+def cmd_approvals(args: argparse.Namespace) -> int:
+    paths = seam_paths(args)
+    require_seam(paths)
+    config = load(paths)
+    refused = refuse_without_terminal("`seam approvals`", config)
+    if refused is not None:
+        return refused
+    codes = _codes(paths, config)
+    proposals = client.pending_proposals(paths, config)
+    if not proposals:
+        out.print("No proposals are waiting for approval.")
+        return EXIT_OK
+    table = Table(title="Proposals waiting for a human")
+    for column in _COLUMNS:
+        table.add_column(column)
+    for proposal in proposals:
+        code, expires = codes.get(proposal.id, ("-", "-"))
+        levels = f"{proposal.entry} · {proposal.stop} · {proposal.target}" if proposal.entry else "market"
+        table.add_row(proposal.id, proposal.kind, proposal.pair, proposal.side, f"{proposal.units:,}", levels,
+                      str(proposal.evidence.get("reward_risk", "-")), code,
+                      expires[11:19] if len(expires) > 19 else expires)
+    out.print(table)
+    out.print("Approve with `seam approve PROPOSAL`; reject with `seam approve PROPOSAL --reject`.")
+    return EXIT_OK
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    paths = seam_paths(args)
+    require_seam(paths)
+    config = load(paths)
+    decision = "reject" if args.reject else "approve"
+    code = args.code
+    if code is None:
+        asked = _ask_at_the_terminal(paths, config, args.proposal, decision)
+        if isinstance(asked, int):  # refused here, or the person said no: that exit code
+            return asked
+        code = asked
+    intent = {"seam": 1, "id": f"{decision}-{args.proposal}-{os.urandom(2).hex()}"[:64], "kind": "approve",
+              "session_id": "console", "payload": {"proposal": args.proposal, "code": code, "decision": decision}}
+    # The same path as an agent's approve intent: stale gate, then the order path with the code check.
+    return submit_and_print(paths, config, intent, timeout=args.timeout)
+
+
+def _ask_at_the_terminal(paths: SeamPaths, config: LoadedConfig, proposal: str, decision: str) -> str | int:
+    """The proposal's code once the person at the terminal has seen the evidence and said yes; else an exit code."""
+    refused = refuse_without_terminal("`seam approve` without --code", config)
+    if refused is not None:
+        return refused
+    _show_evidence(paths, proposal)
+    found = _codes(paths, config).get(proposal)
+    if found is None:
+        err.print(f"seam: no pending proposal {proposal} with a live code")
+        return EXIT_NOT_OK
+    answer = input(f"{decision.capitalize()} proposal {proposal}? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        out.print("Nothing was done.")
+        return EXIT_NOT_OK
+    return found[0]
+
+
+def _show_evidence(paths: SeamPaths, proposal: str) -> None:
+    try:
+        response = client.read_response(paths, proposal)
+    except IntentError:
+        return  # not an id, so no proposal: the code lookup says so
+    if response is not None:
+        out.print(Markdown(response.body))
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    paths = seam_paths(args)
+    require_seam(paths)
+    if not interactive():
+        err.print("seam: `seam resume` clears the halt and needs a person at an interactive terminal")
+        return EXIT_USAGE
+    with console_runtime(paths, load(paths)) as runtime:
+        store = runtime.store
+        state = store.flags.halt()
+        if state is None:
+            out.print("The halt flag is off; nothing to clear.")
+            return EXIT_OK
+        out.print(f"HALT is on since {state.at}: {state.reason}")
+        if input("Clear the halt and allow capital actions again? [y/N] ").strip().lower() not in ("y", "yes"):
+            out.print("Halt left on.")
+            return EXIT_NOT_OK
+        store.halt_off(by="console", note=args.note or "")
+    out.print("Halt cleared.")
+    return EXIT_OK
