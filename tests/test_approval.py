@@ -476,7 +476,7 @@ class StoreUse:
 
 def test_proposals_and_decisions_use_the_store_only_off_the_event_loops_thread(tmp_path):
     """Everything the approval service reads or writes goes through its `offload`; on the loop's thread the store
-    is used only inside the broker's order path (its synchronous approval hook and fill listener, for now)."""
+    is used only inside the broker's order path (its fill listener, which applies fills in the order they come)."""
     paths = make_seam(tmp_path / "offload")
     clock = FakeClock()
     issued: dict[str, str] = {}
@@ -505,7 +505,7 @@ def test_proposals_and_decisions_use_the_store_only_off_the_event_loops_thread(t
         written_in_the_pool = [what for what, on_loop, _ in steps[step] if not on_loop and "transaction" in what]
         assert written_in_the_pool and not any(on_loop for _, on_loop, _ in steps[step]), f"{step}: {steps[step]}"
     assert any(not on_loop for _, on_loop, _ in steps["decide: approve"]), "the lifecycle after submit ran on the loop"
-    assert {"_open", "_close", "_reject", "after_submit", "refuse"} <= set(offloaded)
+    assert {"_open", "_close", "_reject", "after_submit", "refuse", "_check_and_spend"} <= set(offloaded)
 
 
 async def _approval_story(runtime: Runtime, use: StoreUse, issued: dict[str, str]) -> dict[str, list]:

@@ -18,6 +18,10 @@ from seam.runtime import Runtime
 from tests.conftest import make_seam
 
 
+async def approve_everything(request: object, approval: object) -> None:
+    """An order path's approval step that lets everything through: these tests are about other steps."""
+
+
 def _record_writer_threads(runtime: Runtime) -> list[str]:
     """Wrap this store's transaction (every write goes through it) to note the thread each one runs on."""
     db = runtime.store.db
@@ -49,7 +53,7 @@ def test_the_broker_services_writes_never_run_on_the_loops_thread(tmp_path: Path
     threads = _record_writer_threads(runtime)
     service = runtime.broker
     assert service is not None
-    service.approval_hook = lambda request, approval: None
+    service.approval_hook = approve_everything
     loop_thread: list[str] = []
 
     async def scenario() -> None:

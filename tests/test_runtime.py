@@ -24,6 +24,10 @@ ALLOWED = {"seam/runtime.py"}
 STORE_ALLOWED = {"tests/store/test_beads.py", "tests/store/test_db.py"}
 
 
+async def approve_everything(request: object, approval: object) -> None:
+    """An order path's approval step that lets everything through: these tests are about other steps."""
+
+
 def _constructions(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found = set()
@@ -154,7 +158,7 @@ def test_the_order_path_refuses_when_the_settings_in_force_name_another_mode(tmp
     try:
         broker = runtime.broker
         assert broker is not None
-        broker.approval_hook = lambda request, approval: None
+        broker.approval_hook = approve_everything
         broker.settings_now = lambda: Settings.model_validate({"broker": {"mode": "paper"}})
 
         async def submit() -> None:

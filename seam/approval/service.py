@@ -164,15 +164,18 @@ class ApprovalService:
                        {"proposal": proposal.id, "pair": proposal.pair, "side": str(proposal.side),
                         "units": proposal.units}, orders)
 
-    def check_order(self, request: OrderRequest | BracketRequest, approval: Any) -> None:
-        """The approval step of the broker's order path (BrokerService.approval_hook). The broker calls it
-        synchronously, so its reads and writes run on the loop's thread until the hook can be awaited;
-        nothing may come between the check and the spend (one code, one order)."""
+    async def check_order(self, request: OrderRequest | BracketRequest, approval: Any) -> None:
+        """The approval step of the broker's order path (BrokerService.approval_hook). The check and the spend
+        run in one call off the loop's thread: nothing comes between them (one code, one order)."""
         # INV: no order without a human code
         if not isinstance(approval, str) or request.ref not in self._pending_code:
             raise GuardViolation("approval", "an order needs a human's approval code; none was given")
-        codes.approve(self.store, self.broker.lifecycle, self.get(approval), self._pending_code[request.ref],
-                      now=self.clock.now(), max_tries=self.settings.approval.max_tries)
+        code = self._pending_code[request.ref]
+        await self.offload(self._check_and_spend, approval, code)
+
+    def _check_and_spend(self, proposal_id: str, code: str) -> None:
+        codes.approve(self.store, self.broker.lifecycle, self.get(proposal_id), code, now=self.clock.now(),
+                      max_tries=self.settings.approval.max_tries)
 
     def _reject(self, proposal: Proposal, code: str, via: str) -> Decided:
         """A human's "no" also needs the code; it spends the code and sends nothing."""

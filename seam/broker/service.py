@@ -37,10 +37,10 @@ logger = logging.getLogger(__name__)
 
 LINK_REFRESH_SECONDS = 30.0
 
-ApprovalHook = Callable[[OrderRequest | BracketRequest, Any], None]
+ApprovalHook = Callable[[OrderRequest | BracketRequest, Any], Awaitable[None]]
 
 
-def no_approval_service(request: OrderRequest | BracketRequest, approval: Any) -> None:
+async def no_approval_service(request: OrderRequest | BracketRequest, approval: Any) -> None:
     # INV: no order without a human code. A broker service built without an approval service (a console's,
     # a test harness's) has no code to check, so it places nothing.
     raise GuardViolation("approval", "orders cannot be placed here: this broker service has no approval service "
@@ -288,7 +288,7 @@ class BrokerService:
         self.mode_lock.check(self.settings_now().broker.mode)
         self._require_link()
         await self._check_gateway_now()
-        self.approval_hook(request, approval)
+        await self.approval_hook(request, approval)
         await self.pacer.acquire()
         return await self._submit_once(request)
 

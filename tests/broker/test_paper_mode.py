@@ -116,7 +116,10 @@ def test_through_the_gateway_an_order_lost_in_flight_is_found_by_reference_not_s
         holder.append(runtime)
         service = runtime.broker
         assert service is not None
-        service.approval_hook = lambda request, approval: None  # this test is about the ref, not the code
+        async def approve_everything(request: object, approval: object) -> None:
+            """This test is about the reference, not the code."""
+
+        service.approval_hook = approve_everything
         await service.start(timers=False)
         service.lifecycle.open("prop-77", "EURUSD", "BUY", 10_000)
         paper_gateway.call(paper_gateway.gateway.drop_after_next_order)

@@ -57,7 +57,7 @@ class Harness:
         self.clock.advance(seconds)
         await asyncio.sleep(0)
 
-    def _approve(self, request: OrderRequest | BracketRequest, approval: object) -> None:
+    async def _approve(self, request: OrderRequest | BracketRequest, approval: object) -> None:
         self.approvals.append(request.ref)
 
     def beads(self, type_: str) -> list[dict[str, object]]:
