@@ -41,13 +41,13 @@ BASELINE_SERVER = HERE / "baseline_server.py"
 
 PACED_N, PACED_N_QUICK = 200, 100
 PACED_PAUSE_S = 0.020
-WARMUP_N = 3                # answered first and left out of the figures (imports, template compile, pools)
+WARMUP_N = 3  # answered first and left out of the figures (imports, template compile, pools)
 BURST_N = 5_000
 BACKLOG_N = 5_000
-ANSWER_TIMEOUT_S = 10.0     # one paced intent
-GIVE_UP_AFTER = 3           # paced: consecutive unanswered intents that end the phase (the server is stuck)
+ANSWER_TIMEOUT_S = 10.0  # one paced intent
+GIVE_UP_AFTER = 3  # paced: consecutive unanswered intents that end the phase (the server is stuck)
 HALT_TIMEOUT_S = 60.0
-STALL_TIMEOUT_S = 30.0      # a burst is over when no response has arrived for this long
+STALL_TIMEOUT_S = 30.0  # a burst is over when no response has arrived for this long
 IDLE_S = 1.0
 START_TIMEOUT_S = 30.0
 STOP_GRACE_S = 5.0
@@ -149,7 +149,7 @@ class ResponseClock:
         names, overflow, offset = [], False, 0
         while offset < len(data):
             _wd, mask, _cookie, length = _EVENT.unpack_from(data, offset)
-            raw = data[offset + _EVENT.size:offset + _EVENT.size + length].rstrip(b"\0")
+            raw = data[offset + _EVENT.size : offset + _EVENT.size + length].rstrip(b"\0")
             offset += _EVENT.size + length
             if mask & _IN_Q_OVERFLOW:
                 overflow = True
@@ -217,8 +217,9 @@ class Child:
         self._log_handle = self.log.open("wb")
         self.started = time.perf_counter()
         self.stopped_in: float | None = None
-        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=self._log_handle, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self._log_handle, stderr=subprocess.STDOUT
+        )
 
     def wait_until(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -246,7 +247,7 @@ class Child:
             stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
         except OSError:
             return float("nan")
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
     def stop(self, grace: float) -> None:
@@ -282,8 +283,14 @@ class Bar:
 
     def __enter__(self) -> Bar:
         if self.console.is_terminal:
-            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                      TimeElapsedColumn(), console=self.console, transient=True)
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
             self._progress.start()
             self._task = self._progress.add_task(self.label, total=self.total)
         else:
@@ -358,8 +365,9 @@ def run_paced(server: Server, ids: list[str], label: str) -> tuple[list[float], 
             if arrived is None:
                 missing, in_a_row = missing + 1, in_a_row + 1
                 if in_a_row >= GIVE_UP_AFTER:
-                    server.console.print(f"[red]{server.name}: {in_a_row} intents in a row unanswered; "
-                                         "giving up the phase[/]")
+                    server.console.print(
+                        f"[red]{server.name}: {in_a_row} intents in a row unanswered; giving up the phase[/]"
+                    )
                     break
             else:
                 latencies.append((arrived - sent) * 1000)
@@ -398,8 +406,11 @@ def run_halt(server: Server, figures: Figures, backlog: int) -> None:
 def audit(server: Server, figures: Figures, ids: list[str], db: Path | None) -> None:
     """After the server stopped. lost: an id in `ids` without a response file. duplicated: any id
     answered more than once by any of three counts: response files, response arrivals, answered beads."""
-    files = Counter(entry.name.split(".", 1)[0] for entry in os.scandir(server.responses)
-                    if entry.name.endswith(".md") and not entry.name.startswith("."))
+    files = Counter(
+        entry.name.split(".", 1)[0]
+        for entry in os.scandir(server.responses)
+        if entry.name.endswith(".md") and not entry.name.startswith(".")
+    )
     figures.lost = sum(1 for intent_id in ids if files[intent_id] == 0)
     duplicated = {name for name, count in files.items() if count > 1} | server.clock.repeated()
     if db is not None:
@@ -415,8 +426,11 @@ def answered_beads(db: Path) -> Counter[str]:
         rows = conn.execute("SELECT intent_id, payload FROM beads WHERE type = 'INTENT'").fetchall()
     finally:
         conn.close()
-    return Counter(intent_id for intent_id, payload in rows
-                   if intent_id is not None and json.loads(payload).get("event") == "answered")
+    return Counter(
+        intent_id
+        for intent_id, payload in rows
+        if intent_id is not None and json.loads(payload).get("event") == "answered"
+    )
 
 
 # ---- the two servers ---------------------------------------------------------------------------
@@ -430,8 +444,14 @@ def bench_baseline(root: Path, paced_n: int, console: Console) -> Figures:
     try:
         child.wait_until((root / "ready").exists, START_TIMEOUT_S, "start-up")
         figures.phases.append(("start-up", time.perf_counter() - child.started, child.cpu_seconds()))
-        server = Server("baseline", Writer(root / "tmp", root / "incoming"), ResponseClock(root / "responses"),
-                        root / "responses", child, console)
+        server = Server(
+            "baseline",
+            Writer(root / "tmp", root / "incoming"),
+            ResponseClock(root / "responses"),
+            root / "responses",
+            child,
+            console,
+        )
         try:
             answered = exercise(server, figures, paced_n, halt=False)
         finally:
@@ -446,8 +466,14 @@ def bench_baseline(root: Path, paced_n: int, console: Console) -> Figures:
 def bench_seam(root: Path, paced_n: int, console: Console) -> Figures:
     env = child_env()
     began = time.perf_counter()
-    made = subprocess.run([sys.executable, "-m", "seam", "init", str(root)], cwd=root.parent, env=env,
-                          capture_output=True, text=True, timeout=120)
+    made = subprocess.run(
+        [sys.executable, "-m", "seam", "init", str(root)],
+        cwd=root.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if made.returncode != 0:
         raise RuntimeError(f"seam init failed:\n{made.stdout}{made.stderr}")
     figures = Figures()
@@ -459,8 +485,14 @@ def bench_seam(root: Path, paced_n: int, console: Console) -> Figures:
         figures.phases.append(("start-up", time.perf_counter() - child.started, child.cpu_seconds()))
         time.sleep(IDLE_S)
         figures.idle_rss_mb = child.rss_mb()
-        server = Server("seam", Writer(root / "intents" / "tmp", root / "intents" / "incoming"),
-                        ResponseClock(root / "responses"), root / "responses", child, console)
+        server = Server(
+            "seam",
+            Writer(root / "intents" / "tmp", root / "intents" / "incoming"),
+            ResponseClock(root / "responses"),
+            root / "responses",
+            child,
+            console,
+        )
         try:
             answered = exercise(server, figures, paced_n, halt=True)
         finally:
@@ -477,8 +509,10 @@ def exercise(server: Server, figures: Figures, paced_n: int, *, halt: bool) -> l
     console = server.console
     warmup = [f"w-{i:05d}" for i in range(1, WARMUP_N + 1)]
     paced = [f"p-{i:05d}" for i in range(1, paced_n + 1)]
-    console.print(f"[bold]{server.name}[/]: warm-up ({WARMUP_N}), paced ({paced_n}), burst ({BURST_N})"
-                  + (f", halt behind {BACKLOG_N}" if halt else ""))
+    console.print(
+        f"[bold]{server.name}[/]: warm-up ({WARMUP_N}), paced ({paced_n}), burst ({BURST_N})"
+        + (f", halt behind {BACKLOG_N}" if halt else "")
+    )
     with phase(server, figures, "warm-up"):
         _, warmup_missing, warmup = run_paced(server, warmup, f"{server.name} warm-up")
     with phase(server, figures, "paced"):
@@ -504,8 +538,13 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)),
-            "cpu_model": model, "python": platform.python_version(), "platform": platform.platform()}
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -553,21 +592,55 @@ def show(console: Console, r: dict[str, Any], seam: Figures, base: Figures) -> N
     table = Table(title="seam vs a minimal watchdog loop (same machine, same writer)")
     for column in ("figure", "seam", "baseline", "seam/baseline", "target", ""):
         table.add_column(column, justify="left" if column in ("figure", "target") else "right")
-    table.add_row("paced p50 (ms)", num(r["paced_p50_ms"]), num(r["baseline_paced_p50_ms"]),
-                  ratio_text(r["paced_p50_ratio"]), f"<= {TARGET_PACED_RATIO:g} x baseline",
-                  verdict(at_most(r["paced_p50_ratio"], TARGET_PACED_RATIO)))
-    table.add_row("paced p99 (ms)", num(r["paced_p99_ms"]), num(base.pct(99)), "",
-                  f"<= {TARGET_P99_MS:g} ms", verdict(at_most(r["paced_p99_ms"], TARGET_P99_MS)))
-    table.add_row(f"burst of {r['burst_n']:,} (intents/s)", num(r["burst_per_s"]), num(r["baseline_burst_per_s"]),
-                  ratio_text(r["burst_ratio"]), f">= {TARGET_BURST_RATIO:g} x baseline",
-                  verdict(None if r["burst_ratio"] is None else r["burst_ratio"] >= TARGET_BURST_RATIO))
-    table.add_row("lost / duplicated", f"{seam.lost} / {seam.duplicated}", f"{base.lost} / {base.duplicated}", "",
-                  "0 / 0", verdict(seam.lost == 0 and seam.duplicated == 0))
+    table.add_row(
+        "paced p50 (ms)",
+        num(r["paced_p50_ms"]),
+        num(r["baseline_paced_p50_ms"]),
+        ratio_text(r["paced_p50_ratio"]),
+        f"<= {TARGET_PACED_RATIO:g} x baseline",
+        verdict(at_most(r["paced_p50_ratio"], TARGET_PACED_RATIO)),
+    )
+    table.add_row(
+        "paced p99 (ms)",
+        num(r["paced_p99_ms"]),
+        num(base.pct(99)),
+        "",
+        f"<= {TARGET_P99_MS:g} ms",
+        verdict(at_most(r["paced_p99_ms"], TARGET_P99_MS)),
+    )
+    table.add_row(
+        f"burst of {r['burst_n']:,} (intents/s)",
+        num(r["burst_per_s"]),
+        num(r["baseline_burst_per_s"]),
+        ratio_text(r["burst_ratio"]),
+        f">= {TARGET_BURST_RATIO:g} x baseline",
+        verdict(None if r["burst_ratio"] is None else r["burst_ratio"] >= TARGET_BURST_RATIO),
+    )
+    table.add_row(
+        "lost / duplicated",
+        f"{seam.lost} / {seam.duplicated}",
+        f"{base.lost} / {base.duplicated}",
+        "",
+        "0 / 0",
+        verdict(seam.lost == 0 and seam.duplicated == 0),
+    )
     halt_ms = r["halt_ms"]
-    table.add_row(f"halt behind {BACKLOG_N:,} (ms)", "no answer" if halt_ms is None else num(halt_ms), "", "",
-                  f"< {TARGET_HALT_MS:g} ms", verdict(halt_ms is not None and halt_ms < TARGET_HALT_MS))
-    table.add_row("idle RSS (MB)", num(r["idle_rss_mb"]), "", "", f"< {TARGET_RSS_MB:g} MB",
-                  verdict(None if r["idle_rss_mb"] is None else r["idle_rss_mb"] < TARGET_RSS_MB))
+    table.add_row(
+        f"halt behind {BACKLOG_N:,} (ms)",
+        "no answer" if halt_ms is None else num(halt_ms),
+        "",
+        "",
+        f"< {TARGET_HALT_MS:g} ms",
+        verdict(halt_ms is not None and halt_ms < TARGET_HALT_MS),
+    )
+    table.add_row(
+        "idle RSS (MB)",
+        num(r["idle_rss_mb"]),
+        "",
+        "",
+        f"< {TARGET_RSS_MB:g} MB",
+        verdict(None if r["idle_rss_mb"] is None else r["idle_rss_mb"] < TARGET_RSS_MB),
+    )
     console.print(table)
 
     phases = Table(title="where the time went", caption="server CPU: the server process's user + system time")
@@ -579,8 +652,10 @@ def show(console: Console, r: dict[str, Any], seam: Figures, base: Figures) -> N
     console.print(phases)
 
     m = r["machine"]
-    console.print(f"machine: {m['cpus_usable']}/{m['cpu_count']} CPUs ({m['cpu_model'] or 'unknown'}), "
-                  f"Python {m['python']}, {m['platform']}; quick={r['quick']}")
+    console.print(
+        f"machine: {m['cpus_usable']}/{m['cpu_count']} CPUs ({m['cpu_model'] or 'unknown'}), "
+        f"Python {m['python']}, {m['platform']}; quick={r['quick']}"
+    )
     notes = []
     for name, figures in (("seam", seam), ("baseline", base)):
         if figures.paced_missing:
@@ -604,8 +679,11 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measure seam's daemon against a minimal watchdog loop.")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{PACED_N_QUICK} paced intents instead of {PACED_N} (bursts stay at {BURST_N:,})")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{PACED_N_QUICK} paced intents instead of {PACED_N} (bursts stay at {BURST_N:,})",
+    )
     parser.add_argument("--json", metavar="FILE", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
     if not sys.platform.startswith("linux"):

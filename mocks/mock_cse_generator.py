@@ -133,33 +133,59 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     envelope = parser.add_argument_group("signal (the payload)")
-    envelope.add_argument("--signal", type=_upper, choices=["READY", "FORMING", "NONE"], required=True,
-                          help="READY becomes a proposal that waits for a human; FORMING and NONE are recorded only")
-    envelope.add_argument("--pair", type=_upper, help="EURUSD, GBPUSD, USDJPY, AUDUSD, USDCAD or NZDUSD; "
-                          "a READY signal needs one that is active in the seam's configuration (pairs.active)")
-    envelope.add_argument("--direction", type=_upper, choices=["LONG", "SHORT"],
-                          help="default: inferred from --stop and --entry (stop below entry = LONG, above = SHORT)")
+    envelope.add_argument(
+        "--signal",
+        type=_upper,
+        choices=["READY", "FORMING", "NONE"],
+        required=True,
+        help="READY becomes a proposal that waits for a human; FORMING and NONE are recorded only",
+    )
+    envelope.add_argument(
+        "--pair",
+        type=_upper,
+        help="EURUSD, GBPUSD, USDJPY, AUDUSD, USDCAD or NZDUSD; "
+        "a READY signal needs one that is active in the seam's configuration (pairs.active)",
+    )
+    envelope.add_argument(
+        "--direction",
+        type=_upper,
+        choices=["LONG", "SHORT"],
+        help="default: inferred from --stop and --entry (stop below entry = LONG, above = SHORT)",
+    )
     envelope.add_argument("--confidence", type=_finite_float, metavar="0..1")
     envelope.add_argument("--entry", type=_finite_float, metavar="PRICE")
     envelope.add_argument("--stop", type=_finite_float, metavar="PRICE", help="on the losing side of --entry")
     envelope.add_argument("--target", type=_finite_float, metavar="PRICE", help="on the winning side of --entry")
     envelope.add_argument("--setup-type", type=_upper, choices=["FVG_ENTRY", "OTE_ENTRY", "BOS_ENTRY"])
-    envelope.add_argument("--risk-percent", type=_finite_float, metavar="PCT",
-                          help="0.5 to 2.5 (left out: the schema's default, 1.0)")
-    envelope.add_argument("--source", type=_upper, choices=["CSO", "HUNT_SURVIVOR", "MANUAL"],
-                          help="left out: the schema's default, MANUAL")
+    envelope.add_argument(
+        "--risk-percent", type=_finite_float, metavar="PCT", help="0.5 to 2.5 (left out: the schema's default, 1.0)"
+    )
+    envelope.add_argument(
+        "--source",
+        type=_upper,
+        choices=["CSO", "HUNT_SURVIVOR", "MANUAL"],
+        help="left out: the schema's default, MANUAL",
+    )
     envelope.add_argument("--thesis", metavar="TEXT", help="free text, up to 2000 characters")
     envelope.add_argument("--evidence-hash", metavar="HEX", help="8-128 hexadecimal digits (optional)")
 
     where = parser.add_argument_group("intent and seam")
     where.add_argument("--seam", metavar="DIR", help="the seam folder (default: $SEAM_ROOT, else the current folder)")
-    where.add_argument("--id", dest="intent_id", metavar="ID",
-                       help="the intent id, which names the response file (default: e.g. eurusd-20261121-090500-ab12)")
-    where.add_argument("--created-at", metavar="ISO",
-                       help="ISO 8601 with a timezone, e.g. 2026-11-21T09:05:00Z (default: now, UTC)")
-    where.add_argument("--stdout", action="store_true",
-                       help="print the validated intent on stdout instead of writing it (notes go to stderr); "
-                       "the seam need not be initialised, its seam.yaml is used when there is one")
+    where.add_argument(
+        "--id",
+        dest="intent_id",
+        metavar="ID",
+        help="the intent id, which names the response file (default: e.g. eurusd-20261121-090500-ab12)",
+    )
+    where.add_argument(
+        "--created-at", metavar="ISO", help="ISO 8601 with a timezone, e.g. 2026-11-21T09:05:00Z (default: now, UTC)"
+    )
+    where.add_argument(
+        "--stdout",
+        action="store_true",
+        help="print the validated intent on stdout instead of writing it (notes go to stderr); "
+        "the seam need not be initialised, its seam.yaml is used when there is one",
+    )
     return parser
 
 
@@ -173,8 +199,9 @@ def _infer_direction(args: argparse.Namespace) -> str | None:
     return "LONG" if args.stop < args.entry else "SHORT"
 
 
-def _geometry_refusals(direction: str | None, entry: float | None, stop: float | None,
-                       target: float | None) -> list[Refusal]:
+def _geometry_refusals(
+    direction: str | None, entry: float | None, stop: float | None, target: float | None
+) -> list[Refusal]:
     """Stop and target differ from the entry and sit on the right sides of it.
 
     Checked here because the daemon's semantic checks for signals land later; the schema alone would
@@ -182,8 +209,11 @@ def _geometry_refusals(direction: str | None, entry: float | None, stop: float |
     """
     if entry is None:
         return []
-    refusals = [Refusal(flag, f"equals --entry ({entry!r}); it must differ from the entry")
-                for flag, level in (("--stop", stop), ("--target", target)) if level == entry]
+    refusals = [
+        Refusal(flag, f"equals --entry ({entry!r}); it must differ from the entry")
+        for flag, level in (("--stop", stop), ("--target", target))
+        if level == entry
+    ]
     if direction is None:
         return refusals
     levels = {"--stop": stop, "--target": target}
@@ -193,17 +223,30 @@ def _geometry_refusals(direction: str | None, entry: float | None, stop: float |
         if level is None or level == entry:  # absent, or already refused above
             continue
         if (level < entry) != (side == "below"):
-            refusals.append(Refusal(flag, f"must be {side} --entry for a {direction} signal "
-                                          f"(got {flag.lstrip('-')} {level!r}, entry {entry!r})"))
+            refusals.append(
+                Refusal(
+                    flag,
+                    f"must be {side} --entry for a {direction} signal "
+                    f"(got {flag.lstrip('-')} {level!r}, entry {entry!r})",
+                )
+            )
     return refusals
 
 
 def _payload(args: argparse.Namespace, direction: str | None) -> dict[str, Any]:
     """Only what was given: the schema fills in its own defaults (risk 1.0, source MANUAL)."""
     fields = {
-        "signal": args.signal, "pair": args.pair, "direction": direction, "confidence": args.confidence,
-        "entry": args.entry, "stop": args.stop, "target": args.target, "setup_type": args.setup_type,
-        "risk_percent": args.risk_percent, "source": args.source, "thesis": args.thesis,
+        "signal": args.signal,
+        "pair": args.pair,
+        "direction": direction,
+        "confidence": args.confidence,
+        "entry": args.entry,
+        "stop": args.stop,
+        "target": args.target,
+        "setup_type": args.setup_type,
+        "risk_percent": args.risk_percent,
+        "source": args.source,
+        "thesis": args.thesis,
         "evidence_hash": args.evidence_hash,
     }
     return {name: value for name, value in fields.items() if value is not None}
@@ -217,8 +260,14 @@ def _default_id(pair: str | None, now: datetime, rng: random.Random) -> str:
 
 
 def _render(intent_id: str, created_at: str, payload: dict[str, Any]) -> bytes:
-    document = {"seam": 1, "id": intent_id, "kind": "signal", "created_at": created_at,
-                "session_id": SESSION_ID, "payload": payload}
+    document = {
+        "seam": 1,
+        "id": intent_id,
+        "kind": "signal",
+        "created_at": created_at,
+        "session_id": SESSION_ID,
+        "payload": payload,
+    }
     header = f"# written by {PROG}\n"
     return (header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)).encode()
 
@@ -226,15 +275,22 @@ def _render(intent_id: str, created_at: str, payload: dict[str, Any]) -> bytes:
 def _check_context(config: LoadedConfig, now: datetime) -> CheckContext:
     # built the way the daemon's pipeline builds it, so the verdict here is the verdict there
     settings = config.settings
-    return CheckContext(now=now, future_skew=timedelta(seconds=settings.validation.future_skew_seconds),
-                        active_pairs=frozenset(str(p) for p in settings.pairs.active))
+    return CheckContext(
+        now=now,
+        future_skew=timedelta(seconds=settings.validation.future_skew_seconds),
+        active_pairs=frozenset(str(p) for p in settings.pairs.active),
+    )
 
 
 def _schema_refusals(data: bytes, config: LoadedConfig, now: datetime, signal: str) -> list[Refusal]:
     settings = config.settings
     try:
-        validate_bytes(data, _check_context(config, now), max_bytes=settings.intake.max_bytes,
-                       max_depth=settings.validation.max_depth)
+        validate_bytes(
+            data,
+            _check_context(config, now),
+            max_bytes=settings.intake.max_bytes,
+            max_depth=settings.validation.max_depth,
+        )
     except IntentError as exc:
         return [_as_refusal(problem.path, problem.message, signal) for problem in exc.problems]
     return []
@@ -257,8 +313,13 @@ def _active_pair_refusals(args: argparse.Namespace, config: LoadedConfig) -> lis
     # an unknown name is the schema's to report (it lists the six capable pairs)
     if args.pair not in Pair.__members__:
         return []
-    return [Refusal("--pair", f"{args.pair} is not active in this seam (pairs.active: {', '.join(active)}); "
-                              "add it under pairs.active in seam.yaml to trade it")]
+    return [
+        Refusal(
+            "--pair",
+            f"{args.pair} is not active in this seam (pairs.active: {', '.join(active)}); "
+            "add it under pairs.active in seam.yaml to trade it",
+        )
+    ]
 
 
 # ---- the command -----------------------------------------------------------------------------------
@@ -275,8 +336,11 @@ def _write(paths: SeamPaths, intent_id: str, data: bytes) -> Path | Refusal:
     target = paths.incoming / f"{intent_id}.yaml"
     if target.exists():
         # write_atomic renames over the target: never replace an intent the daemon has not claimed yet
-        return Refusal("--id", f"intents/incoming/{target.name} is still waiting for the daemon; "
-                               "wait for its response or pick another --id")
+        return Refusal(
+            "--id",
+            f"intents/incoming/{target.name} is still waiting for the daemon; "
+            "wait for its response or pick another --id",
+        )
     write_atomic(target, data, tmp_dir=paths.tmp)
     fsync_dir(paths.incoming)  # the rename itself survives a power cut, not only the bytes
     return target
@@ -299,8 +363,9 @@ def main(argv: Sequence[str] | None = None, *, now: datetime | None = None, rng:
     paths = SeamPaths.at(args.seam or os.environ.get("SEAM_ROOT") or os.getcwd())
     if not args.stdout and not paths.is_initialised():
         flag = "--seam" if args.seam else "--seam (default: $SEAM_ROOT, else the current folder)"
-        return _refuse(err, [Refusal(flag, f"{paths.root} is not a seam; run `seam init {paths.root}` first "
-                                           "or pass --seam DIR")])
+        return _refuse(
+            err, [Refusal(flag, f"{paths.root} is not a seam; run `seam init {paths.root}` first or pass --seam DIR")]
+        )
     try:
         config = load_config(paths)
     except ConfigError as exc:
@@ -312,9 +377,11 @@ def main(argv: Sequence[str] | None = None, *, now: datetime | None = None, rng:
     created_at = args.created_at or now.isoformat(timespec="seconds").replace("+00:00", "Z")
     data = _render(intent_id, created_at, _payload(args, direction))
 
-    refusals = (_geometry_refusals(direction, args.entry, args.stop, args.target)
-                + _active_pair_refusals(args, config)
-                + _schema_refusals(data, config, now, args.signal))
+    refusals = (
+        _geometry_refusals(direction, args.entry, args.stop, args.target)
+        + _active_pair_refusals(args, config)
+        + _schema_refusals(data, config, now, args.signal)
+    )
     if refusals:
         return _refuse(err, refusals)
 

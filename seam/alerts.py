@@ -37,18 +37,29 @@ class AlertType:
     summary: str
 
 
-ALERT_TYPES: dict[str, AlertType] = {t.name: t for t in (
-    AlertType("CONNECTION_LOST", Severity.DEGRADED, "RB-001", "The broker link dropped; reconnecting."),
-    AlertType("CONNECTION_ROTTING", Severity.CRITICAL, "RB-001", "Connection rotting — run RB-001."),
-    AlertType("RECONCILIATION_DRIFT", Severity.CRITICAL, "RB-002",
-              "Local state and the broker disagree; the halt flag is on."),
-    AlertType("POSITION_STALLED", Severity.CRITICAL, "RB-003", "No broker update within the configured time."),
-    AlertType("HALT_ON", Severity.CRITICAL, "RB-004", "Emergency halt: capital actions are blocked."),
-    AlertType("ACCOUNT_MISMATCH", Severity.CRITICAL, "RB-007",
-              "The gateway's mode, account or port does not match the configured mode; nothing was sent."),
-    AlertType("LIVE_REFUSED", Severity.CRITICAL, "RB-007", "LIVE mode was asked for without IBKR_ALLOW_LIVE=true."),
-    AlertType("PACING_VIOLATION", Severity.WARNING, "RB-008", "IB refused a request for pacing; seam slowed down."),
-)}
+ALERT_TYPES: dict[str, AlertType] = {
+    t.name: t
+    for t in (
+        AlertType("CONNECTION_LOST", Severity.DEGRADED, "RB-001", "The broker link dropped; reconnecting."),
+        AlertType("CONNECTION_ROTTING", Severity.CRITICAL, "RB-001", "Connection rotting — run RB-001."),
+        AlertType(
+            "RECONCILIATION_DRIFT",
+            Severity.CRITICAL,
+            "RB-002",
+            "Local state and the broker disagree; the halt flag is on.",
+        ),
+        AlertType("POSITION_STALLED", Severity.CRITICAL, "RB-003", "No broker update within the configured time."),
+        AlertType("HALT_ON", Severity.CRITICAL, "RB-004", "Emergency halt: capital actions are blocked."),
+        AlertType(
+            "ACCOUNT_MISMATCH",
+            Severity.CRITICAL,
+            "RB-007",
+            "The gateway's mode, account or port does not match the configured mode; nothing was sent.",
+        ),
+        AlertType("LIVE_REFUSED", Severity.CRITICAL, "RB-007", "LIVE mode was asked for without IBKR_ALLOW_LIVE=true."),
+        AlertType("PACING_VIOLATION", Severity.WARNING, "RB-008", "IB refused a request for pacing; seam slowed down."),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -72,15 +83,31 @@ class AlertSink:
     def raise_alert(self, alert: Alert) -> int:
         """Record and publish one alert; returns its bead number."""
         spec = alert.spec
-        bead = self.store.append("ALERT", {"alert": alert.type, "severity": str(spec.severity),
-                                           "runbook": spec.runbook, "message": alert.message, "facts": alert.facts})
+        bead = self.store.append(
+            "ALERT",
+            {
+                "alert": alert.type,
+                "severity": str(spec.severity),
+                "runbook": spec.runbook,
+                "message": alert.message,
+                "facts": alert.facts,
+            },
+        )
         self.raised.append(alert)
         log = logger.critical if spec.severity is Severity.CRITICAL else logger.warning
         log("ALERT %s [%s] %s — runbook %s", alert.type, spec.severity, alert.message, spec.runbook)
         self.alerts_dir.mkdir(parents=True, exist_ok=True)
         stamp = self.clock.now().strftime("%Y%m%dT%H%M%S")
-        lines = [f"# {spec.severity}: {alert.type}", "", alert.message, "", f"Runbook: **{spec.runbook}**", "",
-                 "| fact | value |", "|---|---|"]
+        lines = [
+            f"# {spec.severity}: {alert.type}",
+            "",
+            alert.message,
+            "",
+            f"Runbook: **{spec.runbook}**",
+            "",
+            "| fact | value |",
+            "|---|---|",
+        ]
         lines += [f"| {key} | {value} |" for key, value in sorted(alert.facts.items())]
         lines += ["", f"> Facts as of {self.clock.now().isoformat(timespec='seconds')} · sources: bead {bead.seq}", ""]
         write_atomic(self.alerts_dir / f"{stamp}-{bead.seq:06d}-{alert.type}.md", "\n".join(lines).encode())

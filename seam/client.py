@@ -96,7 +96,7 @@ class PendingProposal:
     """A proposal waiting for a human, with the evidence a person decides on. It holds no approval code."""
 
     id: str
-    kind: str                  # open | close
+    kind: str  # open | close
     position_id: str
     pair: str
     side: str
@@ -105,7 +105,7 @@ class PendingProposal:
     stop: float | None
     target: float | None
     reward_risk: float | None
-    expires_at: str | None     # when the proposal's code expires (ISO 8601), as the evidence records it
+    expires_at: str | None  # when the proposal's code expires (ISO 8601), as the evidence records it
     created_at: datetime
     evidence: Mapping[str, Any] = field(compare=False)
 
@@ -114,9 +114,21 @@ class PendingProposal:
         evidence = row.evidence
         reward_risk = evidence.get("reward_risk")
         expires_at = evidence.get("expires_at")
-        return cls(row.id, row.kind, row.position_id, row.pair, row.side, row.units, row.entry, row.stop, row.target,
-                   float(reward_risk) if isinstance(reward_risk, int | float) else None,
-                   str(expires_at) if expires_at else None, row.created_at, MappingProxyType(dict(evidence)))
+        return cls(
+            row.id,
+            row.kind,
+            row.position_id,
+            row.pair,
+            row.side,
+            row.units,
+            row.entry,
+            row.stop,
+            row.target,
+            float(reward_risk) if isinstance(reward_risk, int | float) else None,
+            str(expires_at) if expires_at else None,
+            row.created_at,
+            MappingProxyType(dict(evidence)),
+        )
 
 
 # ---- submitting ---------------------------------------------------------------------------------
@@ -125,15 +137,19 @@ class PendingProposal:
 def check_intent(intent: bytes | Mapping[str, Any], config: LoadedConfig, *, clock: Clock | None = None) -> ValidIntent:
     """The daemon's validation, here and now: the valid intent, or IntentError with every problem."""
     settings = config.settings
-    ctx = CheckContext(now=(clock or _clock()).now(),
-                       future_skew=timedelta(seconds=settings.validation.future_skew_seconds),
-                       active_pairs=frozenset(str(p) for p in settings.pairs.active))
-    return validate_bytes(_intent_bytes(intent), ctx, max_bytes=settings.intake.max_bytes,
-                          max_depth=settings.validation.max_depth)
+    ctx = CheckContext(
+        now=(clock or _clock()).now(),
+        future_skew=timedelta(seconds=settings.validation.future_skew_seconds),
+        active_pairs=frozenset(str(p) for p in settings.pairs.active),
+    )
+    return validate_bytes(
+        _intent_bytes(intent), ctx, max_bytes=settings.intake.max_bytes, max_depth=settings.validation.max_depth
+    )
 
 
-def submit(paths: SeamPaths, config: LoadedConfig, intent: bytes | Mapping[str, Any], *,
-           clock: Clock | None = None) -> Submitted:
+def submit(
+    paths: SeamPaths, config: LoadedConfig, intent: bytes | Mapping[str, Any], *, clock: Clock | None = None
+) -> Submitted:
     """Check the intent, then write it atomically into intents/incoming/ under a name of its own.
 
     INV: an intent the daemon would reject is refused here (IntentError) and nothing is written.
@@ -161,8 +177,14 @@ def wait_for_response(paths: SeamPaths, submitted: Submitted, *, timeout: float 
         time.sleep(_POLL_SECONDS)
 
 
-def submit_and_wait(paths: SeamPaths, config: LoadedConfig, intent: bytes | Mapping[str, Any], *,
-                    timeout: float = 30.0, clock: Clock | None = None) -> Response:
+def submit_and_wait(
+    paths: SeamPaths,
+    config: LoadedConfig,
+    intent: bytes | Mapping[str, Any],
+    *,
+    timeout: float = 30.0,
+    clock: Clock | None = None,
+) -> Response:
     """Submit the intent and wait for its response (IntentError before writing; ResponseTimeout after)."""
     return wait_for_response(paths, submit(paths, config, intent, clock=clock), timeout=timeout)
 
@@ -189,8 +211,10 @@ def _plain(value: Any, path: str) -> Any:
         if not all(isinstance(key, str) for key in value):
             raise IntentError.single(path, "every key of a mapping must be text")
         return {key: _plain(item, f"{path}.{key}" if path else key) for key, item in value.items()}
-    raise IntentError.single(path, f"a {type(value).__name__} cannot be written into an intent; use text, "
-                                   "numbers, true/false, lists and mappings")
+    raise IntentError.single(
+        path,
+        f"a {type(value).__name__} cannot be written into an intent; use text, numbers, true/false, lists and mappings",
+    )
 
 
 def _in_intake(paths: SeamPaths, name: str) -> bool:
@@ -222,9 +246,12 @@ def _timeout(paths: SeamPaths, submitted: Submitted, timeout: float) -> Response
     name = submitted.path.name
     kept = submitted.path if submitted.path.exists() else _claimed(paths, name)
     where = f" ({kept.relative_to(paths.root)})" if kept is not None else ""
-    running = ("no daemon is running (start `seam watch`)" if daemons == 0 else
-               f"{daemons} daemon{'s are' if daemons > 1 else ' is'} running but has not answered it yet "
-               "(is `seam watch` stuck? see `seam status`)")
+    running = (
+        "no daemon is running (start `seam watch`)"
+        if daemons == 0
+        else f"{daemons} daemon{'s are' if daemons > 1 else ' is'} running but has not answered it yet "
+        "(is `seam watch` stuck? see `seam status`)"
+    )
     message = f"no response for {submitted.id} within {timeout:g} s; the intent is kept in the seam{where}; {running}"
     return ResponseTimeout(message, intent_id=submitted.id, timeout=timeout, daemons=daemons, kept=kept)
 
@@ -271,7 +298,7 @@ def _read(path: Path) -> Response | None:
         return None
     if not isinstance(front, dict):
         return None
-    return _response(path, front, text[end + 5:].lstrip("\n"), text)
+    return _response(path, front, text[end + 5 :].lstrip("\n"), text)
 
 
 def _read_text(path: Path) -> str | None:
@@ -295,8 +322,18 @@ def _response(path: Path, front: dict[str, Any], body: str, text: str) -> Respon
     except (TypeError, ValueError):
         return None
     kind = front.get("kind")
-    return Response(str(front.get("id")), None if kind is None else str(kind), status,
-                    str(front.get("intent_sha256", "")), bead, at, path, MappingProxyType(front), body, text)
+    return Response(
+        str(front.get("id")),
+        None if kind is None else str(kind),
+        status,
+        str(front.get("intent_sha256", "")),
+        bead,
+        at,
+        path,
+        MappingProxyType(front),
+        body,
+        text,
+    )
 
 
 # ---- proposals ----------------------------------------------------------------------------------

@@ -83,6 +83,7 @@ def clock_from_env(environ: dict[str, str] | None = None) -> Clock:
     try:
         start = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"{CLOCK_ENV} must be an ISO time with a timezone, e.g. 2026-11-18T09:00:00Z "
-                         f"(got {raw!r})") from None
+        raise ValueError(
+            f"{CLOCK_ENV} must be an ISO time with a timezone, e.g. 2026-11-18T09:00:00Z (got {raw!r})"
+        ) from None
     return ShiftedClock(start)

@@ -39,32 +39,41 @@ class _Section(BaseModel):
 
 
 class IntakeSettings(_Section):
-    max_bytes: int = Field(262_144, ge=1024, le=16 * 1024 * 1024,
-                           description="Largest intent file accepted, in bytes; checked before parsing.")
-    rescan_seconds: float = Field(2.0, gt=0, le=3600,
-                                  description="Full rescan of incoming/ this often (events can be lost).")
-    settle_seconds: float = Field(1.0, ge=0, le=300,
-                                  description="Where writers cannot be detected: unchanged this long = complete.")
+    max_bytes: int = Field(
+        262_144,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Largest intent file accepted, in bytes; checked before parsing.",
+    )
+    rescan_seconds: float = Field(
+        2.0, gt=0, le=3600, description="Full rescan of incoming/ this often (events can be lost)."
+    )
+    settle_seconds: float = Field(
+        1.0, ge=0, le=300, description="Where writers cannot be detected: unchanged this long = complete."
+    )
     polling: bool = Field(False, description="Use the polling observer (network and synced folders).")
     polling_interval_seconds: float = Field(1.0, gt=0, le=60, description="Polling observer interval.")
 
 
 class ValidationSettings(_Section):
     max_depth: int = Field(32, ge=2, le=256, description="Deepest YAML nesting accepted.")
-    future_skew_seconds: int = Field(300, ge=0, le=86_400,
-                                     description="created_at may be this far in the future (clock skew).")
+    future_skew_seconds: int = Field(
+        300, ge=0, le=86_400, description="created_at may be this far in the future (clock skew)."
+    )
 
 
 class HandlerSettings(_Section):
     concurrency: int = Field(8, ge=1, le=256, description="Intents handled at once (the halt lane is extra).")
     timeout_seconds: float = Field(30.0, gt=0, le=86_400, description="Default time limit per handler run.")
-    timeouts: dict[Kind, float] = Field(default_factory=dict,
-                                        description="Per-kind time limits in seconds, e.g. {hunt: 600}.")
+    timeouts: dict[Kind, float] = Field(
+        default_factory=dict, description="Per-kind time limits in seconds, e.g. {hunt: 600}."
+    )
 
 
 class BeadSettings(_Section):
     synchronous: Literal["full", "normal"] = Field(
-        "full", description="SQLite synchronous mode: full survives power loss; normal only process crashes.")
+        "full", description="SQLite synchronous mode: full survives power loss; normal only process crashes."
+    )
 
 
 class BrokerSettings(_Section):
@@ -73,19 +82,25 @@ class BrokerSettings(_Section):
     port: int | None = Field(None, ge=1, le=65535, description="IB Gateway port; default 4002 paper, 4001 live.")
     client_id: int = Field(1, ge=0, le=999_999, description="IB API client id.")
     connect_timeout_seconds: float = Field(5.0, gt=0, le=120, description="Time limit of one connection attempt.")
-    backoff_seconds: list[float] = Field(default_factory=lambda: [5.0, 15.0, 45.0], min_length=1, max_length=10,
-                                         description="Waits before each reconnect attempt; then escalate (RB-001).")
+    backoff_seconds: list[float] = Field(
+        default_factory=lambda: [5.0, 15.0, 45.0],
+        min_length=1,
+        max_length=10,
+        description="Waits before each reconnect attempt; then escalate (RB-001).",
+    )
     reconcile_minutes: float = Field(10.0, gt=0, le=1440, description="Reconcile with the broker this often.")
-    stall_minutes: float = Field(5.0, gt=0, le=1440,
-                                 description="A position the broker owes an update for this long is STALLED.")
+    stall_minutes: float = Field(
+        5.0, gt=0, le=1440, description="A position the broker owes an update for this long is STALLED."
+    )
     orders_per_second: float = Field(5.0, gt=0, le=45, description="Order pacing (IB allows 50 messages/s).")
 
 
 class ApprovalSettings(_Section):
     code_ttl_seconds: int = Field(300, ge=30, le=3600, description="An approval code expires after this long.")
     max_tries: int = Field(3, ge=1, le=10, description="Wrong codes before a proposal locks.")
-    stale_minutes: float = Field(15.0, gt=0, le=240,
-                                 description="A proposal older than this is refused at approval (STATE_CONFLICT).")
+    stale_minutes: float = Field(
+        15.0, gt=0, le=240, description="A proposal older than this is refused at approval (STATE_CONFLICT)."
+    )
     strict: bool = Field(False, description="Codes go to Telegram only; the console never shows them.")
 
 
@@ -95,8 +110,11 @@ class RiskSettings(_Section):
 
 
 class PairSettings(_Section):
-    active: list[Pair] = Field(default_factory=lambda: [Pair.EURUSD], min_length=1,
-                               description="Pairs signals may trade (all six are capable).")
+    active: list[Pair] = Field(
+        default_factory=lambda: [Pair.EURUSD],
+        min_length=1,
+        description="Pairs signals may trade (all six are capable).",
+    )
 
 
 class LogSettings(_Section):
@@ -135,14 +153,21 @@ class LoadedConfig:
 
     def rows(self) -> list[tuple[str, str, str]]:
         """(key, shown value, source) for every setting and secret, secrets redacted."""
-        rows = [(key, _show(value), self.sources.get(key, "default"))
-                for key, value in _flatten(self.settings.model_dump(mode="json")).items()]
+        rows = [
+            (key, _show(value), self.sources.get(key, "default"))
+            for key, value in _flatten(self.settings.model_dump(mode="json")).items()
+        ]
         for name, env_name in SECRET_ENV.items():
             secret = getattr(self.secrets, name)
             source = self.sources.get(f"secrets.{name}", f"unset ({env_name})")
             rows.append((f"secrets.{name}", _redact(secret), source))
-        rows.append(("secrets.allow_live", str(self.secrets.allow_live).lower(),
-                     self.sources.get("secrets.allow_live", f"unset ({ALLOW_LIVE_ENV})")))
+        rows.append(
+            (
+                "secrets.allow_live",
+                str(self.secrets.allow_live).lower(),
+                self.sources.get("secrets.allow_live", f"unset ({ALLOW_LIVE_ENV})"),
+            )
+        )
         return rows
 
 
@@ -229,7 +254,7 @@ def _env_values(env: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
     for name, raw in env.items():
         if not name.startswith(ENV_PREFIX) or name in NON_SETTING_ENV or name in SECRET_ENV.values():
             continue
-        section, sep, key = name[len(ENV_PREFIX):].lower().partition("__")
+        section, sep, key = name[len(ENV_PREFIX) :].lower().partition("__")
         if not sep or not key:
             raise ConfigError(name, "unknown setting; settings look like SEAM_SECTION__KEY (e.g. SEAM_BROKER__MODE)")
         try:
@@ -240,8 +265,9 @@ def _env_values(env: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
     return values
 
 
-def load_config(paths: SeamPaths, *, env: Mapping[str, str] | None = None,
-                cli: Mapping[str, Any] | None = None) -> LoadedConfig:
+def load_config(
+    paths: SeamPaths, *, env: Mapping[str, str] | None = None, cli: Mapping[str, Any] | None = None
+) -> LoadedConfig:
     """Merge the layers, validate, and return settings with the source of every value."""
     process_env = os.environ if env is None else env
     environ = dict(read_env_file(paths.env_file))

@@ -33,7 +33,7 @@ __all__ = ["Daemon", "RunSummary", "install_signal_handlers"]
 
 logger = logging.getLogger(__name__)
 
-DEFER_SECONDS = 0.05    # wait before asking again about an id another live daemon is handling
+DEFER_SECONDS = 0.05  # wait before asking again about an id another live daemon is handling
 
 
 @dataclass
@@ -47,9 +47,17 @@ class RunSummary:
 
 
 class Daemon:
-    def __init__(self, paths: SeamPaths, config: LoadedConfig, *, clock: Clock | None = None,
-                 registry: Registry | None = None, observer_factory: ObserverFactory | None = None,
-                 runtime: Runtime | None = None, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        paths: SeamPaths,
+        config: LoadedConfig,
+        *,
+        clock: Clock | None = None,
+        registry: Registry | None = None,
+        observer_factory: ObserverFactory | None = None,
+        runtime: Runtime | None = None,
+        owner: str | None = None,
+    ) -> None:
         self.runtime = runtime or Runtime.open(paths, config, clock=clock, registry=registry)
         self.paths = paths
         self.clock = self.runtime.clock
@@ -58,9 +66,14 @@ class Daemon:
         self.broker_service = self.runtime.broker
         self.claimant = Claimant(paths.processing, owner)
         self.pipeline = Pipeline(self.runtime, self.claimant)
-        self.intake = IntakeScheduler(paths, self.settings.intake, self.claimant, self.registry.priority_kinds(),
-                                      offload=lambda fn, *a: self.runtime.lanes.run("intake", fn, *a),
-                                      observer_factory=observer_factory)
+        self.intake = IntakeScheduler(
+            paths,
+            self.settings.intake,
+            self.claimant,
+            self.registry.priority_kinds(),
+            offload=lambda fn, *a: self.runtime.lanes.run("intake", fn, *a),
+            observer_factory=observer_factory,
+        )
         self.pipeline.context.queue_depth = self.intake.queue_depth
         self.summary = RunSummary()
         self.stopping = asyncio.Event()
@@ -86,12 +99,19 @@ class Daemon:
         try:
             await self.runtime.start()
             tasks = [asyncio.create_task(self._worker(self.intake.next_normal, "normal")) for _ in range(concurrency)]
-            tasks += [asyncio.create_task(self._worker(self.intake.next_priority, "priority"))
-                      for _ in range(PRIORITY_WORKERS)]
+            tasks += [
+                asyncio.create_task(self._worker(self.intake.next_priority, "priority"))
+                for _ in range(PRIORITY_WORKERS)
+            ]
             await self.intake.start(watch=not once)
             self.started.set()
-            logger.info("seam daemon %s watching %s (%s, concurrency %d)", self.claimant.owner,
-                        self.paths.incoming, "polling" if self.settings.intake.polling else "events", concurrency)
+            logger.info(
+                "seam daemon %s watching %s (%s, concurrency %d)",
+                self.claimant.owner,
+                self.paths.incoming,
+                "polling" if self.settings.intake.polling else "events",
+                concurrency,
+            )
             if once:
                 await self.intake.drain()
             else:
@@ -142,12 +162,21 @@ class Daemon:
             await asyncio.sleep(DEFER_SECONDS)
             assert prepared.claimed is not None
             prepared = await self.runtime.lanes.run(lane, self.pipeline.prepare, prepared.claimed, started=started)
-        outcome = (await self.pipeline.handle(prepared, self.runtime.lanes.pool(lane))
-                   if prepared.decision is Decision.RUN else None)
+        outcome = (
+            await self.pipeline.handle(prepared, self.runtime.lanes.pool(lane))
+            if prepared.decision is Decision.RUN
+            else None
+        )
         finished = await self.runtime.lanes.run(lane, self.pipeline.finish, prepared, outcome)
         self.summary.add(finished)
-        logger.info("intent %s kind=%s status=%s ms=%.1f%s", finished.key, finished.kind or "-",
-                    finished.status, finished.ms, " (already answered)" if finished.extra.get("already") else "")
+        logger.info(
+            "intent %s kind=%s status=%s ms=%.1f%s",
+            finished.key,
+            finished.kind or "-",
+            finished.status,
+            finished.ms,
+            " (already answered)" if finished.extra.get("already") else "",
+        )
 
 
 def install_signal_handlers(daemon: Daemon) -> None:

@@ -282,8 +282,9 @@ def size_units(
     this trade (`open_risk_usd` plus this trade's) must stay within `max_total_open_risk_usd`, which can
     bring the size to 0.
     """
-    _check_sizing_inputs(equity, risk_percent, pair, quote_to_usd, lot, max_units_per_order,
-                         max_total_open_risk_usd, open_risk_usd)
+    _check_sizing_inputs(
+        equity, risk_percent, pair, quote_to_usd, lot, max_units_per_order, max_total_open_risk_usd, open_risk_usd
+    )
     check_price(ENTRY, entry)
     check_price(STOP, stop)
     distance = abs(_dec(entry) - _dec(stop))
@@ -311,11 +312,15 @@ def size_units(
     if units * unit_risk > headroom:
         units = _whole_lots(headroom / unit_risk, lot) if headroom > 0 else 0
         if headroom > 0:
-            bound_by.append(f"reduced to keep total open risk within {_usd(cap)} USD "
-                            f"({_usd(already)} USD already open, {_usd(headroom)} USD left)")
+            bound_by.append(
+                f"reduced to keep total open risk within {_usd(cap)} USD "
+                f"({_usd(already)} USD already open, {_usd(headroom)} USD left)"
+            )
         else:
-            bound_by.append(f"reduced to 0 units: {_usd(already)} USD of open risk already reaches "
-                            f"the total open risk cap of {_usd(cap)} USD")
+            bound_by.append(
+                f"reduced to 0 units: {_usd(already)} USD of open risk already reaches "
+                f"the total open risk cap of {_usd(cap)} USD"
+            )
 
     return Sizing(
         units=units,
@@ -337,8 +342,11 @@ def _check_sizing_inputs(
 ) -> None:
     if not (len(pair) == 6 and pair.isascii() and pair.isalpha() and pair.isupper()):
         raise ValueError(f"pair must be six capital letters such as EURUSD (got {pair!r})")
-    for name, value in (("equity", equity), ("quote_to_usd", quote_to_usd),
-                        ("max_total_open_risk_usd", max_total_open_risk_usd)):
+    for name, value in (
+        ("equity", equity),
+        ("quote_to_usd", quote_to_usd),
+        ("max_total_open_risk_usd", max_total_open_risk_usd),
+    ):
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be a positive, finite number (got {value!r})")
     if not (math.isfinite(risk_percent) and 0 < risk_percent <= 100):
@@ -359,8 +367,10 @@ def _check_conversion(pair: str, quote_to_usd: float, entry: float) -> None:
         # One unit of USD is worth `entry` units of the quote currency, so quote_to_usd ≈ 1 / entry.
         implied = _dec(quote_to_usd) * _dec(entry)
         if abs(implied - 1) > _CONVERSION_TOLERANCE:
-            raise ValueError(f"quote_to_usd for {pair} must be about 1 / price (1 / {_price(entry)}); "
-                             f"got {quote_to_usd!r}, which implies a price of {1 / quote_to_usd:,.4f}")
+            raise ValueError(
+                f"quote_to_usd for {pair} must be about 1 / price (1 / {_price(entry)}); "
+                f"got {quote_to_usd!r}, which implies a price of {1 / quote_to_usd:,.4f}"
+            )
 
 
 def _whole_lots(units: Decimal, lot: int) -> int:

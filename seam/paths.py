@@ -1,14 +1,14 @@
 """The seam's folder layout, and `seam init`, which creates it.
 
-    <root>/seam.yaml            configuration (commented)
-    <root>/seam.db              bead store and intent ledger (SQLite, WAL)
-    <root>/.env                 secrets (optional; never committed)
-    <root>/intents/tmp/         writers stage files here, then rename into incoming/
-    <root>/intents/incoming/    intake watches this folder
-    <root>/intents/processing/<daemon>/   claimed intents, one folder per running daemon
-    <root>/intents/processed/   intents answered ok / pending_approval
-    <root>/intents/failed/      intents answered rejected / failed / conflict
-    <root>/responses/<id>.md    one markdown response per intent id
+<root>/seam.yaml            configuration (commented)
+<root>/seam.db              bead store and intent ledger (SQLite, WAL)
+<root>/.env                 secrets (optional; never committed)
+<root>/intents/tmp/         writers stage files here, then rename into incoming/
+<root>/intents/incoming/    intake watches this folder
+<root>/intents/processing/<daemon>/   claimed intents, one folder per running daemon
+<root>/intents/processed/   intents answered ok / pending_approval
+<root>/intents/failed/      intents answered rejected / failed / conflict
+<root>/responses/<id>.md    one markdown response per intent id
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ class Prepared:
     claimed: Path | None
     data: bytes
     decision: Decision
-    key: str                    # the intent id, or the file's stem when no valid id could be read
+    key: str  # the intent id, or the file's stem when no valid id could be read
     key_is_id: bool
     intent_sha256: str
     started: float
@@ -71,7 +71,7 @@ class Prepared:
     error: IntentError | None = None
     row: LedgerRow | None = None
     kind: str | None = None
-    reserved: bool = False      # an in-progress ledger row holds the id for this run
+    reserved: bool = False  # an in-progress ledger row holds the id for this run
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,15 @@ class Pipeline:
         self.claimant = claimant
         self.clock = runtime.clock
         self.durable = True
-        self.context = HandlerContext(runtime.settings, runtime.paths, runtime.store, runtime.clock,
-                                      owner=claimant.owner, broker=runtime.broker, approval=runtime.approval)
+        self.context = HandlerContext(
+            runtime.settings,
+            runtime.paths,
+            runtime.store,
+            runtime.clock,
+            owner=claimant.owner,
+            broker=runtime.broker,
+            approval=runtime.approval,
+        )
 
     @property
     def settings(self) -> Settings:
@@ -139,32 +146,63 @@ class Pipeline:
         failpoint("after_claim")
         started = time.perf_counter() if started is None else started
         data, refusal = self.read_claimed(claimed)
-        return self.prepare_bytes(data, name=original_name(claimed), claimed=claimed, started=started,
-                                  refusal=refusal)
+        return self.prepare_bytes(data, name=original_name(claimed), claimed=claimed, started=started, refusal=refusal)
 
-    def prepare_bytes(self, data: bytes, *, name: str, claimed: Path | None = None, started: float | None = None,
-                      refusal: IntentError | None = None) -> Prepared:
+    def prepare_bytes(
+        self,
+        data: bytes,
+        *,
+        name: str,
+        claimed: Path | None = None,
+        started: float | None = None,
+        refusal: IntentError | None = None,
+    ) -> Prepared:
         started = time.perf_counter() if started is None else started
         intent, error = None, refusal
         if error is None:
             try:
-                intent = validate_bytes(data, self.check_context(), max_bytes=self.settings.intake.max_bytes,
-                                        max_depth=self.settings.validation.max_depth)
+                intent = validate_bytes(
+                    data,
+                    self.check_context(),
+                    max_bytes=self.settings.intake.max_bytes,
+                    max_depth=self.settings.validation.max_depth,
+                )
             except IntentError as exc:
                 error = exc
             except Exception as exc:  # a defect in seam, not in the intent: still answer, never strand the file
                 logger.exception("validating %s raised", name)
-                error = IntentError.single("", f"seam could not read this intent (internal error "
-                                               f"{type(exc).__name__}); it is kept in intents/failed/ — report it")
+                error = IntentError.single(
+                    "",
+                    f"seam could not read this intent (internal error "
+                    f"{type(exc).__name__}); it is kept in intents/failed/ — report it",
+                )
         if intent is None:
             assert error is not None
             limits = (self.settings.intake.max_bytes, self.settings.validation.max_depth)
             found = None if refusal else best_effort_id(data, *limits)
             kind = None if refusal else _best_effort_kind(data, *limits)
-            return Prepared(claimed, data, Decision.REJECT, found or safe_stem(name), found is not None,
-                            raw_sha256(data), started, error=error, kind=kind)
-        prepared = Prepared(claimed, data, Decision.RUN, intent.id, True, intent.intent_sha256, started,
-                            intent=intent, kind=str(intent.kind))
+            return Prepared(
+                claimed,
+                data,
+                Decision.REJECT,
+                found or safe_stem(name),
+                found is not None,
+                raw_sha256(data),
+                started,
+                error=error,
+                kind=kind,
+            )
+        prepared = Prepared(
+            claimed,
+            data,
+            Decision.RUN,
+            intent.id,
+            True,
+            intent.intent_sha256,
+            started,
+            intent=intent,
+            kind=str(intent.kind),
+        )
         self._decide(prepared)
         return prepared
 
@@ -180,8 +218,12 @@ class Pipeline:
         with self.store.transaction() as tx:
             p.decision = self._decision_for(p, self.store.ledger.get(p.key, tx))
             if p.decision is Decision.RUN:
-                self.store.ledger.put(tx, LedgerRow(p.key, p.intent_sha256, p.kind, LedgerStatus.IN_PROGRESS,
-                                                    self.claimant.owner, None, None, None))
+                self.store.ledger.put(
+                    tx,
+                    LedgerRow(
+                        p.key, p.intent_sha256, p.kind, LedgerStatus.IN_PROGRESS, self.claimant.owner, None, None, None
+                    ),
+                )
                 p.reserved = True
 
     def _decision_for(self, p: Prepared, row: LedgerRow | None) -> Decision:
@@ -213,22 +255,31 @@ class Pipeline:
         except HandlerError as exc:
             return self.failed(exc)
         except GuardViolation as exc:
-            return Outcome(Status.FAILED, "failed", {
-                "reason": f"Refused by the safety guard `{exc.guard}`: {exc.message}",
-                "what_to_do": "Nothing was sent. Clear the condition the guard names, then send a new intent.",
-            })
+            return Outcome(
+                Status.FAILED,
+                "failed",
+                {
+                    "reason": f"Refused by the safety guard `{exc.guard}`: {exc.message}",
+                    "what_to_do": "Nothing was sent. Clear the condition the guard names, then send a new intent.",
+                },
+            )
         except Exception as exc:  # the daemon never dies on one intent; the reader learns what failed
             logger.exception("handler for %s (%s) raised", p.key, p.intent.kind)
-            return Outcome(Status.FAILED, "failed", {
-                "reason": f"Internal error in the {p.intent.kind} handler: {type(exc).__name__}: {exc}",
-                "what_to_do": "Retry with the same id; if it fails again, the daemon log has the traceback.",
-            })
+            return Outcome(
+                Status.FAILED,
+                "failed",
+                {
+                    "reason": f"Internal error in the {p.intent.kind} handler: {type(exc).__name__}: {exc}",
+                    "what_to_do": "Retry with the same id; if it fails again, the daemon log has the traceback.",
+                },
+            )
 
     @staticmethod
     def failed(exc: HandlerError) -> Outcome:
         template = "not_available" if isinstance(exc, NotAvailable) else "failed"
-        return Outcome(Status.FAILED, template, {"reason": str(exc)[0].upper() + str(exc)[1:] + ".",
-                                                 "what_to_do": exc.what_to_do})
+        return Outcome(
+            Status.FAILED, template, {"reason": str(exc)[0].upper() + str(exc)[1:] + ".", "what_to_do": exc.what_to_do}
+        )
 
     # -- finish -----------------------------------------------------------------------------------
 
@@ -251,33 +302,62 @@ class Pipeline:
             "intent_name": p.key,
             "kind": p.kind or "unknown",
             "filed_as": f"intents/{'processed' if status.filed_as_success else 'failed'}/"
-                        f"{original_name(p.claimed) if p.claimed else p.key}",
+            f"{original_name(p.claimed) if p.claimed else p.key}",
             "sources": [],
         }
         body = render_body(outcome, common)
         bead_payload = {
-            "event": "answered", "status": str(status), "kind": p.kind, "intent_sha256": p.intent_sha256,
-            "response": "", "body_sha256": body_sha256(body), "ms": 0.0,
+            "event": "answered",
+            "status": str(status),
+            "kind": p.kind,
+            "intent_sha256": p.intent_sha256,
+            "response": "",
+            "body_sha256": body_sha256(body),
+            "ms": 0.0,
             "problems": [str(x) for x in p.error.problems] if p.error else [],
         }
         session_id = p.intent.envelope.session_id if p.intent else None
         with self.store.transaction() as tx:
             row = self.store.ledger.get(p.key, tx)
-            if (p.decision is Decision.RUN and not p.reserved and row is not None
-                    and row.intent_sha256 == p.intent_sha256 and row.response is not None):
+            if (
+                p.decision is Decision.RUN
+                and not p.reserved
+                and row is not None
+                and row.intent_sha256 == p.intent_sha256
+                and row.response is not None
+            ):
                 p.row, p.decision = row, Decision.ALREADY  # an identical intent was answered meanwhile
                 return None
             owned = self._owns_name(p, row)
             name = f"{p.key}.md" if owned else f"{p.key}.{p.intent_sha256[:8]}.md"
             ms = (time.perf_counter() - p.started) * 1000
             bead_payload["response"], bead_payload["ms"] = name, round(ms, 2)
-            bead = self.store.append("INTENT", bead_payload, intent_id=p.key if p.key_is_id else None,
-                                     session_id=session_id, conn=tx)
-            text = render_response(intent_id=p.key, kind=p.kind, status=status, intent_sha256=p.intent_sha256,
-                                   bead=bead.seq, at=now, body=body)
+            bead = self.store.append(
+                "INTENT", bead_payload, intent_id=p.key if p.key_is_id else None, session_id=session_id, conn=tx
+            )
+            text = render_response(
+                intent_id=p.key,
+                kind=p.kind,
+                status=status,
+                intent_sha256=p.intent_sha256,
+                bead=bead.seq,
+                at=now,
+                body=body,
+            )
             if owned and p.key_is_id:
-                self.store.ledger.put(tx, LedgerRow(p.key, p.intent_sha256, p.kind, _ledger_status(status),
-                                                    self.claimant.owner, name, text, bead.seq))
+                self.store.ledger.put(
+                    tx,
+                    LedgerRow(
+                        p.key,
+                        p.intent_sha256,
+                        p.kind,
+                        _ledger_status(status),
+                        self.claimant.owner,
+                        name,
+                        text,
+                        bead.seq,
+                    ),
+                )
         failpoint("after_commit")
         path = write_response(self.paths.responses, name, text, durable=self.durable)
         filed = self._file(p, status)
@@ -297,16 +377,26 @@ class Pipeline:
         assert p.decision is Decision.CONFLICT and p.row is not None
         state = "still being handled" if p.row.status == LedgerStatus.IN_PROGRESS else f"answered {p.row.status}"
         reason = f"The id `{p.key}` already belongs to another intent with a different payload ({state})."
-        return Outcome(Status.CONFLICT, "conflict", {"reason": reason, "this_sha": p.intent_sha256,
-                                                     "other_sha": p.row.intent_sha256, "other_status": p.row.status})
+        return Outcome(
+            Status.CONFLICT,
+            "conflict",
+            {
+                "reason": reason,
+                "this_sha": p.intent_sha256,
+                "other_sha": p.row.intent_sha256,
+                "other_status": p.row.status,
+            },
+        )
 
     def _serve_again(self, p: Prepared) -> Finished:
         """Same id, same payload, already answered: the same response, nothing re-executed."""
         row = p.row
         assert row is not None and row.response is not None and row.response_name is not None
-        bead = self.store.append("INTENT", {"event": "already_answered", "kind": p.kind,
-                                            "intent_sha256": p.intent_sha256, "answer_bead": row.bead},
-                                 intent_id=p.key)
+        bead = self.store.append(
+            "INTENT",
+            {"event": "already_answered", "kind": p.kind, "intent_sha256": p.intent_sha256, "answer_bead": row.bead},
+            intent_id=p.key,
+        )
         path = self.paths.responses / row.response_name
         try:
             current = path.read_text(encoding="utf-8")
@@ -316,8 +406,9 @@ class Pipeline:
             write_response(self.paths.responses, row.response_name, row.response, durable=self.durable)
         status = Status(row.status)
         filed = self._file(p, status)
-        return Finished(p.key, p.kind, status, path, bead.seq, (time.perf_counter() - p.started) * 1000, filed,
-                        {"already": True})
+        return Finished(
+            p.key, p.kind, status, path, bead.seq, (time.perf_counter() - p.started) * 1000, filed, {"already": True}
+        )
 
     def _file(self, p: Prepared, status: Status) -> Path | None:
         if p.claimed is None:
@@ -347,5 +438,8 @@ def _plain(problem: Problem) -> dict[str, str]:
 
 
 def _ledger_status(status: Status) -> str:
-    return {Status.OK: LedgerStatus.OK, Status.PENDING_APPROVAL: LedgerStatus.PENDING_APPROVAL,
-            Status.REJECTED: LedgerStatus.REJECTED}.get(status, LedgerStatus.FAILED)
+    return {
+        Status.OK: LedgerStatus.OK,
+        Status.PENDING_APPROVAL: LedgerStatus.PENDING_APPROVAL,
+        Status.REJECTED: LedgerStatus.REJECTED,
+    }.get(status, LedgerStatus.FAILED)

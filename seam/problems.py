@@ -68,8 +68,14 @@ def _yaml_type(value: Any) -> str:
         return "a value"
     if value is None:
         return "empty"
-    return {bool: "a boolean", int: "a whole number", float: "a number", str: "text", list: "a list",
-            dict: "a mapping"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "a whole number",
+        float: "a number",
+        str: "text",
+        list: "a list",
+        dict: "a mapping",
+    }.get(type(value), type(value).__name__)
 
 
 def _message(err: dict[str, Any], allowed: Iterable[str]) -> str:
@@ -77,7 +83,7 @@ def _message(err: dict[str, Any], allowed: Iterable[str]) -> str:
     ctx = err.get("ctx") or {}
     value = err.get("input")
     if kind == "code_not_text":
-        return "must be text: write the code in quotes, e.g. code: \"012345\" (YAML reads 012345 as a number)"
+        return 'must be text: write the code in quotes, e.g. code: "012345" (YAML reads 012345 as a number)'
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":
@@ -106,8 +112,12 @@ def _message(err: dict[str, Any], allowed: Iterable[str]) -> str:
     if kind in ("string_too_short", "too_short"):
         return f"is too short: at least {ctx.get('min_length')} (got {_shown(value)})"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        words = {"greater_than": "greater than", "greater_than_equal": "at least",
-                 "less_than": "less than", "less_than_equal": "at most"}[kind]
+        words = {
+            "greater_than": "greater than",
+            "greater_than_equal": "at least",
+            "less_than": "less than",
+            "less_than_equal": "at most",
+        }[kind]
         bound = next(iter(ctx.values()), "?")
         return f"must be {words} {bound} (got {_shown(value)})"
     if kind == "timezone_aware":
@@ -164,8 +174,14 @@ class _Hidden:
         return "(not shown)"
 
 
-def problems_from(exc: ValidationError, *, prefix: str = "", allowed: Mapping[str, Iterable[str]] | None = None,
-                  drop_tag: set[str] | None = None, data: Any = _ABSENT) -> list[Problem]:
+def problems_from(
+    exc: ValidationError,
+    *,
+    prefix: str = "",
+    allowed: Mapping[str, Iterable[str]] | None = None,
+    drop_tag: set[str] | None = None,
+    data: Any = _ABSENT,
+) -> list[Problem]:
     """One Problem per field path. `allowed` maps a path to the field names valid there; `data` is the
     validated input, used to keep union members' names out of the paths."""
     grouped: dict[str, list[Any]] = {}

@@ -70,13 +70,16 @@ def render_body(outcome: Outcome, common: Mapping[str, Any]) -> str:
     return template.render({**common, **outcome.context}).strip() + "\n"
 
 
-def render_response(*, intent_id: str, kind: str | None, status: Status, intent_sha256: str, bead: int,
-                    at: datetime, body: str) -> str:
+def render_response(
+    *, intent_id: str, kind: str | None, status: Status, intent_sha256: str, bead: int, at: datetime, body: str
+) -> str:
     # Every value here is an id, a kind, a status, a hex digest, a number or an ISO time: plain YAML
     # scalars that need no quoting, so the front matter is written directly (the YAML dumper was a
     # tenth of the daemon's time per intent). `read_front_matter` and a test keep it honest.
-    front = (f"id: {_scalar(intent_id)}\nkind: {_scalar(kind) if kind else 'null'}\nstatus: {status}\n"
-             f"intent_sha256: '{intent_sha256}'\nbead: {bead}\nat: '{at.isoformat(timespec='milliseconds')}'\n")
+    front = (
+        f"id: {_scalar(intent_id)}\nkind: {_scalar(kind) if kind else 'null'}\nstatus: {status}\n"
+        f"intent_sha256: '{intent_sha256}'\nbead: {bead}\nat: '{at.isoformat(timespec='milliseconds')}'\n"
+    )
     return "---\n" + front + "---\n\n" + body
 
 

@@ -39,7 +39,7 @@ T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 
 PRIORITY_WORKERS = 2
-BLOCKING_THREADS = 3    # threads for the normal lane's blocking steps (file IO, SQLite)
+BLOCKING_THREADS = 3  # threads for the normal lane's blocking steps (file IO, SQLite)
 LANES = ("intake", "priority", "normal")
 
 
@@ -51,8 +51,9 @@ class Lanes:
     def __init__(self, store: Store, concurrency: int) -> None:
         self._pools = {
             "intake": ThreadPoolExecutor(1, thread_name_prefix="seam-intake"),
-            "priority": ThreadPoolExecutor(PRIORITY_WORKERS, thread_name_prefix="seam-halt",
-                                           initializer=store.mark_priority_thread),
+            "priority": ThreadPoolExecutor(
+                PRIORITY_WORKERS, thread_name_prefix="seam-halt", initializer=store.mark_priority_thread
+            ),
             # Handlers are coroutines: `concurrency` of them run at once on the loop. The blocking steps
             # around them need few threads, and every extra thread competes for the GIL with the
             # observer and the halt lane (measured: 2 threads move a burst as fast as 8).
@@ -88,8 +89,17 @@ class Runtime:
     approval: ApprovalService | None
     lanes: Lanes
 
-    def __init__(self, paths: SeamPaths, config: LoadedConfig, *, clock: Clock, store: Store, registry: Registry,
-                 broker: BrokerService | None, approval: ApprovalService | None) -> None:
+    def __init__(
+        self,
+        paths: SeamPaths,
+        config: LoadedConfig,
+        *,
+        clock: Clock,
+        store: Store,
+        registry: Registry,
+        broker: BrokerService | None,
+        approval: ApprovalService | None,
+    ) -> None:
         self.paths = paths
         self._settings = config.settings
         self.secrets = config.secrets
@@ -108,10 +118,19 @@ class Runtime:
         return self._settings
 
     @classmethod
-    def open(cls, paths: SeamPaths, config: LoadedConfig, *, clock: Clock | None = None, broker: bool = True,
-             broker_client: BrokerClient | None = None, registry: Registry | None = None,
-             channels: list[CodeChannel] | None = None, sleep: Sleep | None = None,
-             approval: bool = True) -> Runtime:
+    def open(
+        cls,
+        paths: SeamPaths,
+        config: LoadedConfig,
+        *,
+        clock: Clock | None = None,
+        broker: bool = True,
+        broker_client: BrokerClient | None = None,
+        registry: Registry | None = None,
+        channels: list[CodeChannel] | None = None,
+        sleep: Sleep | None = None,
+        approval: bool = True,
+    ) -> Runtime:
         """Build the services. `broker=False` gives a console's runtime: the store, no broker, no approval.
 
         `broker_client` replaces the implementation the mode would pick (tests: a FakeBroker with a fake
@@ -136,8 +155,9 @@ class Runtime:
         except BaseException:
             store.close()
             raise
-        runtime = cls(paths, config, clock=clock, store=store, registry=registry, broker=broker_service,
-                      approval=approval_service)
+        runtime = cls(
+            paths, config, clock=clock, store=store, registry=registry, broker=broker_service, approval=approval_service
+        )
         if broker_service is not None:
             broker_service.settings_now = lambda: runtime.settings
             # the services' blocking writes go to the normal lane's pool, never onto the event loop's thread
@@ -145,8 +165,14 @@ class Runtime:
         return runtime
 
     @staticmethod
-    def _broker_service(paths: SeamPaths, config: LoadedConfig, clock: Clock, store: Store,
-                        client: BrokerClient | None, sleep: Sleep | None) -> BrokerService:
+    def _broker_service(
+        paths: SeamPaths,
+        config: LoadedConfig,
+        clock: Clock,
+        store: Store,
+        client: BrokerClient | None,
+        sleep: Sleep | None,
+    ) -> BrokerService:
         holder: list[BrokerService] = []
 
         def lost(reason: str) -> None:
@@ -155,8 +181,15 @@ class Runtime:
 
         if client is None:
             client = open_broker(config.settings, config.secrets, clock, on_disconnect=lost)
-        service = BrokerService(client, settings=config.settings, secrets=config.secrets, store=store, paths=paths,
-                                clock=clock, sleep=sleep or asyncio.sleep)
+        service = BrokerService(
+            client,
+            settings=config.settings,
+            secrets=config.secrets,
+            store=store,
+            paths=paths,
+            clock=clock,
+            sleep=sleep or asyncio.sleep,
+        )
         holder.append(service)
         return service
 

@@ -58,8 +58,10 @@ class ValidIntent:
     def payload_as(self, model: type[M]) -> M:
         """The payload as the kind's model; a route that sends a kind to the wrong handler is seam's defect."""
         if not isinstance(self.payload, model):
-            raise HandlerError(f"the {self.kind} intent reached a handler for {model.__name__} payloads (a routing "
-                               f"defect in seam; its payload is a {type(self.payload).__name__})")
+            raise HandlerError(
+                f"the {self.kind} intent reached a handler for {model.__name__} payloads (a routing "
+                f"defect in seam; its payload is a {type(self.payload).__name__})"
+            )
         return self.payload
 
     def payload_dict(self) -> dict[str, Any]:
@@ -92,8 +94,10 @@ def _check_created_at_not_in_future(intent: ValidIntent, ctx: CheckContext) -> N
 def _check_pair_active(intent: ValidIntent, ctx: CheckContext) -> None:
     payload = intent.payload
     if isinstance(payload, ReadySignal) and str(payload.pair) not in ctx.active_pairs:
-        raise IntentError.single("payload.pair", f"{payload.pair} is not an active pair (pairs.active: "
-                                                 f"{', '.join(sorted(ctx.active_pairs))})")
+        raise IntentError.single(
+            "payload.pair",
+            f"{payload.pair} is not an active pair (pairs.active: {', '.join(sorted(ctx.active_pairs))})",
+        )
 
 
 def _check_levels(intent: ValidIntent, ctx: CheckContext) -> None:
@@ -195,8 +199,9 @@ def _allowed_payload_fields(kind: Kind) -> dict[str, list[str]]:
 
 
 def _payload_problems_from(kind: Kind, exc: ValidationError, payload: dict[str, Any]) -> list[Problem]:
-    return problems_from(exc, prefix="payload", allowed=_allowed_payload_fields(kind), drop_tag=_TAGS.get(kind),
-                         data=payload)
+    return problems_from(
+        exc, prefix="payload", allowed=_allowed_payload_fields(kind), drop_tag=_TAGS.get(kind), data=payload
+    )
 
 
 def _payload_problems(kind: Kind, payload: dict[str, Any]) -> list[Problem]:

@@ -229,7 +229,7 @@ def _check_structure(text: str, max_depth: int, parser: Callable[[str], Any] | N
 
 
 def _short_tag(tag: str) -> str:
-    return "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
+    return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
 
 
 def _node_paths(root: yaml.Node) -> dict[int, str]:
@@ -243,8 +243,9 @@ def _node_paths(root: yaml.Node) -> dict[int, str]:
         node, path = stack.pop()
         paths[id(node)] = path
         if node.tag not in _ALLOWED_TAGS:
-            raise YamlProblem(f"the YAML tag {_short_tag(node.tag)} is not allowed in intents",
-                              node.start_mark.line + 1, path=path)
+            raise YamlProblem(
+                f"the YAML tag {_short_tag(node.tag)} is not allowed in intents", node.start_mark.line + 1, path=path
+            )
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 label = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"

@@ -77,8 +77,9 @@ def wait_response(paths: SeamPaths, name: str, timeout: float = 10.0) -> dict[st
 class DaemonThread:
     """A Daemon on its own event loop in a background thread."""
 
-    def __init__(self, paths: SeamPaths, *, env: dict[str, str] | None = None, registry: Registry | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, paths: SeamPaths, *, env: dict[str, str] | None = None, registry: Registry | None = None, **kwargs: Any
+    ) -> None:
         self.paths = paths
         config = load_config(paths, env=env or {})
         kwargs.setdefault("clock", clock_from_env())  # SEAM_CLOCK_START, when a test sets it
@@ -136,12 +137,20 @@ def running(seam_paths: SeamPaths) -> Iterator[DaemonThread]:
         yield daemon
 
 
-def seam_cli(*args: str, env: dict[str, str] | None = None, input_text: str | None = None,
-             timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def seam_cli(
+    *args: str, env: dict[str, str] | None = None, input_text: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m seam ...` as a user would, in a child process."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "seam", *args], capture_output=True, text=True,
-                          env=full_env, input=input_text, timeout=timeout, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "seam", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        input=input_text,
+        timeout=timeout,
+        cwd=REPO,
+    )
 
 
 def run_on_a_terminal(args: list[str], answer: bytes, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -149,8 +158,14 @@ def run_on_a_terminal(args: list[str], answer: bytes, env: dict[str, str] | None
     import pty
 
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "seam", *args], stdin=follower, stdout=follower,
-                            stderr=follower, cwd=REPO, env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seam", *args],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
     os.close(follower)
     output = b""
     deadline = time.monotonic() + 30
@@ -180,10 +195,12 @@ class DaemonProcess:
         self._log_handle = self.log.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "seam", "watch", "--seam", str(paths.root), *extra],
-            stdout=self._log_handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=REPO,
+            stdout=self._log_handle,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=REPO,
         )
-        wait_for(lambda: "watching" in self.log.read_text() or self.proc.poll() is not None, 20,
-                 what="daemon start")
+        wait_for(lambda: "watching" in self.log.read_text() or self.proc.poll() is not None, 20, what="daemon start")
         assert self.proc.poll() is None, self.log.read_text()
 
     def kill(self) -> None:

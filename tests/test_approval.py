@@ -24,8 +24,10 @@ from seam.paths import SeamPaths
 from seam.runtime import Runtime
 from tests.conftest import DaemonThread, drop, make_seam, run_on_a_terminal, seam_cli, wait_for, wait_response
 
-READY = ("{signal: READY, pair: EURUSD, direction: LONG, confidence: 0.85, entry: 1.0850, stop: 1.0820, "
-         "target: 1.0910, setup_type: FVG_ENTRY}")
+READY = (
+    "{signal: READY, pair: EURUSD, direction: LONG, confidence: 0.85, entry: 1.0850, stop: 1.0820, "
+    "target: 1.0910, setup_type: FVG_ENTRY}"
+)
 
 
 def intent(intent_id: str, kind: str, payload: str) -> str:
@@ -92,8 +94,17 @@ def wrong(code: str) -> str:
 def test_a_ready_signal_becomes_a_one_screen_evidence_bundle_waiting_for_a_human(desk):
     front = desk.propose("sig-1")
     body = str(front["body"])
-    for fact in ("30.0 pips / 60.0 pips", "reward : risk | 2.0", "units = ", "bid / ask / spread", "session",
-                 "open exposure", "halt off", "state anchor", "code expires"):
+    for fact in (
+        "30.0 pips / 60.0 pips",
+        "reward : risk | 2.0",
+        "units = ",
+        "bid / ask / spread",
+        "session",
+        "open exposure",
+        "halt off",
+        "state anchor",
+        "code expires",
+    ):
         assert fact in body, fact
     assert len(body.splitlines()) <= 30, "the evidence must fit on one screen"
     assert desk.code("sig-1") not in body
@@ -119,11 +130,14 @@ def test_a_ready_signal_on_a_weekend_is_refused_plainly(tmp_path):
     assert "FX market is closed (weekend)" in str(front["body"])
 
 
-@pytest.mark.parametrize(("payload", "field", "words"), [
-    (READY.replace("stop: 1.0820", "stop: 1.0880"), "payload.stop", "below the entry"),
-    (READY.replace("target: 1.0910", "target: 1.0800"), "payload.target", "above the entry"),
-    (READY.replace("pair: EURUSD", "pair: GBPUSD"), "payload.pair", "not an active pair"),
-])
+@pytest.mark.parametrize(
+    ("payload", "field", "words"),
+    [
+        (READY.replace("stop: 1.0820", "stop: 1.0880"), "payload.stop", "below the entry"),
+        (READY.replace("target: 1.0910", "target: 1.0800"), "payload.target", "above the entry"),
+        (READY.replace("pair: EURUSD", "pair: GBPUSD"), "payload.pair", "not an active pair"),
+    ],
+)
 def test_a_signal_with_levels_on_the_wrong_side_or_an_inactive_pair_is_rejected(desk, payload, field, words):
     front = desk.send("bad-levels", "signal", payload)
     assert front["status"] == "rejected"
@@ -156,8 +170,11 @@ def test_a_direct_call_of_the_order_path_without_an_approval_sends_nothing(desk)
     assert raised.value.guard == "approval"
     with pytest.raises(GuardViolation):
         desk.on_loop(desk.daemon.daemon.broker_service.submit(request))
-    decided = desk.on_loop(desk.approval.decide("p-direct", "000000" if desk.code("p-direct") != "000000"
-                                                 else "111111", "approve", via="test"))
+    decided = desk.on_loop(
+        desk.approval.decide(
+            "p-direct", "000000" if desk.code("p-direct") != "000000" else "111111", "approve", via="test"
+        )
+    )
     assert decided.status == "failed"
     assert desk.orders_sent() == 0
 
@@ -347,9 +364,33 @@ def test_the_canonical_mock_cse_generator_command_becomes_an_evidence_response(d
     from mocks.mock_cse_generator import main as generate
 
     monkeypatch.setenv("SEAM_CLOCK_START", "2026-11-18T09:00:00Z")  # the desk's simulated Wednesday
-    assert generate(["--seam", str(desk.paths.root), "--id", "cse-1", "--signal", "READY", "--pair", "EURUSD",
-                     "--direction", "LONG", "--confidence", "0.85", "--entry", "1.0850", "--stop", "1.0820",
-                     "--target", "1.0910", "--setup-type", "FVG_ENTRY"]) == 0
+    assert (
+        generate(
+            [
+                "--seam",
+                str(desk.paths.root),
+                "--id",
+                "cse-1",
+                "--signal",
+                "READY",
+                "--pair",
+                "EURUSD",
+                "--direction",
+                "LONG",
+                "--confidence",
+                "0.85",
+                "--entry",
+                "1.0850",
+                "--stop",
+                "1.0820",
+                "--target",
+                "1.0910",
+                "--setup-type",
+                "FVG_ENTRY",
+            ]
+        )
+        == 0
+    )
     front = wait_response(desk.paths, "cse-1")
     assert front["status"] == "pending_approval", front["body"]
     assert "Proposal cse-1: LONG" in str(front["body"])
@@ -374,9 +415,16 @@ def test_the_seam_watch_terminal_shows_the_code_and_its_log_stream_never_does(tm
     def take_terminal() -> None:  # runs in the child: make the pseudo-terminal its controlling terminal
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-    proc = subprocess.Popen([sys.executable, "-m", "seam", "watch", "--seam", str(paths.root)], stdin=follower,
-                            stdout=log, stderr=log, cwd=REPO, start_new_session=True, preexec_fn=take_terminal,
-                            env={**os.environ, "SEAM_CLOCK_START": "2026-11-18T09:00:00Z"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seam", "watch", "--seam", str(paths.root)],
+        stdin=follower,
+        stdout=log,
+        stderr=log,
+        cwd=REPO,
+        start_new_session=True,
+        preexec_fn=take_terminal,
+        env={**os.environ, "SEAM_CLOCK_START": "2026-11-18T09:00:00Z"},
+    )
     os.close(follower)
     screen = b""
     try:
@@ -480,8 +528,13 @@ def test_proposals_and_decisions_use_the_store_only_off_the_event_loops_thread(t
     paths = make_seam(tmp_path / "offload")
     clock = FakeClock()
     issued: dict[str, str] = {}
-    runtime = Runtime.open(paths, load_config(paths, env={}), clock=clock, broker_client=FakeBroker(clock=clock),
-                           channels=[lambda proposal, code, _expires: issued.__setitem__(proposal.id, code)])
+    runtime = Runtime.open(
+        paths,
+        load_config(paths, env={}),
+        clock=clock,
+        broker_client=FakeBroker(clock=clock),
+        channels=[lambda proposal, code, _expires: issued.__setitem__(proposal.id, code)],
+    )
     assert runtime.approval is not None and runtime.broker is not None
     pool = ThreadPoolExecutor(2, thread_name_prefix="test-lane")
     offloaded: list[str] = []
@@ -512,8 +565,16 @@ async def _approval_story(runtime: Runtime, use: StoreUse, issued: dict[str, str
     """Propose, a wrong code, approve, close, reject, a state conflict: the store use of each step."""
     service = runtime.approval
     assert service is not None
-    signal = ReadySignal(signal="READY", pair=Pair.EURUSD, direction="LONG", confidence=0.85, entry=1.0850,
-                         stop=1.0820, target=1.0910, setup_type="FVG_ENTRY")
+    signal = ReadySignal(
+        signal="READY",
+        pair=Pair.EURUSD,
+        direction="LONG",
+        confidence=0.85,
+        entry=1.0850,
+        stop=1.0820,
+        target=1.0910,
+        setup_type="FVG_ENTRY",
+    )
     steps: dict[str, list] = {}
     use.loop_thread = threading.current_thread()
     await runtime.start(timers=False)

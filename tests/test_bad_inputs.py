@@ -61,84 +61,128 @@ CASES: dict[str, Bad] = {
     # -- not YAML at all, or YAML we refuse to read
     "yaml-unclosed-bracket": Bad(
         b"seam: 1\nid: yaml-unclosed-bracket\nkind: halt\npayload: {reason: [halt, now\n",
-        FILE, "YAML syntax error: did not find expected ',' or ']'"),
+        FILE,
+        "YAML syntax error: did not find expected ',' or ']'",
+    ),
     "yaml-bad-indentation": Bad(
         b"seam: 1\nid: yaml-bad-indentation\n  kind: status\npayload: {}\n",
-        FILE, "mapping values are not allowed in this context (line 3"),
+        FILE,
+        "mapping values are not allowed in this context (line 3",
+    ),
     "yaml-tab-indentation": Bad(
         b"seam: 1\nid: yaml-tab-indentation\nkind: halt\npayload:\n\treason: tabbed\n",
-        FILE, "a tab: YAML indents with spaces, never tabs) (line 5"),
+        FILE,
+        "a tab: YAML indents with spaces, never tabs) (line 5",
+    ),
     "yaml-tab-among-spaces": Bad(
         b"seam: 1\nid: yaml-tab-among-spaces\nkind: halt\npayload:\n  reason: mixed\n\tcancel_orders: true\n",
-        FILE, "a tab: YAML indents with spaces, never tabs) (line 6"),
+        FILE,
+        "a tab: YAML indents with spaces, never tabs) (line 6",
+    ),
     "alias-bomb": Bad(alias_bomb("alias-bomb").encode(), FILE, "YAML aliases (*a) are not allowed in intents"),
     "single-alias": Bad(
         b"seam: 1\nid: &name single-alias\nkind: status\nsession_id: *name\npayload: {}\n",
-        FILE, "YAML aliases (*name) are not allowed in intents (line 4)"),
+        FILE,
+        "YAML aliases (*name) are not allowed in intents (line 4)",
+    ),
     "deep-flow-nesting": Bad(
-        envelope("deep-flow-nesting", payload="[" * 30_000).encode(), FILE, "nesting deeper than 32 levels"),
+        envelope("deep-flow-nesting", payload="[" * 30_000).encode(), FILE, "nesting deeper than 32 levels"
+    ),
     "deep-flow-mappings": Bad(
-        envelope("deep-flow-mappings", payload="{a: " * 30_000).encode(), FILE, "nesting deeper than 32 levels"),
+        envelope("deep-flow-mappings", payload="{a: " * 30_000).encode(), FILE, "nesting deeper than 32 levels"
+    ),
     "deep-block-nesting": Bad(
         ("seam: 1\nid: deep-block-nesting\nkind: status\npayload:\n" + "- " * 30_000 + "deep\n").encode(),
-        FILE, "nesting deeper than 32 levels"),
+        FILE,
+        "nesting deeper than 32 levels",
+    ),
     "oversize-file": Bad(oversize("oversize-file"), FILE, "the limit is 262144 bytes"),
     "binary-png": Bad(PNG, FILE, "this is a binary file, not YAML text (NUL byte at offset 8)"),
     "latin-1-bytes": Bad(
         envelope("latin-1-bytes", "halt", "{reason: caf\xe9 au lait}").encode("latin-1"),
-        FILE, "not UTF-8 text (byte 0xe9"),
+        FILE,
+        "not UTF-8 text (byte 0xe9",
+    ),
     "control-character": Bad(
         envelope("control-character", "halt", "{reason: ring\x07bell}").encode(),
-        FILE, "control characters are not allowed (found character #x0007) (line 4)"),
+        FILE,
+        "control characters are not allowed (found character #x0007) (line 4)",
+    ),
     "empty-file": Bad(b"", FILE, "the file is empty"),
     "whitespace-only": Bad(b"  \n\t\n   \n", FILE, "the file is empty"),
     "comments-only": Bad(b"# seam: 1\n# id: x\n", FILE, "the file is empty"),
-    "top-level-list": Bad(b"- seam: 1\n- id: top-level-list\n", FILE,
-                          "top level must be a mapping (key: value lines), found a list"),
+    "top-level-list": Bad(
+        b"- seam: 1\n- id: top-level-list\n", FILE, "top level must be a mapping (key: value lines), found a list"
+    ),
     "top-level-scalar": Bad(b"status please\n", FILE, "top level must be a mapping (key: value lines), found text"),
     "two-documents": Bad(
         (envelope("two-documents") + "---\n" + envelope("two-documents")).encode(),
-        FILE, "only one YAML document per file is allowed"),
+        FILE,
+        "only one YAML document per file is allowed",
+    ),
     "duplicate-top-level-key": Bad(
         b"seam: 1\nid: duplicate-top-level-key\nkind: status\nkind: halt\npayload: {}\n",
-        "kind", "duplicate key 'kind': each key may appear only once (line 4)"),
+        "kind",
+        "duplicate key 'kind': each key may appear only once (line 4)",
+    ),
     "duplicate-payload-key": Bad(
         envelope("duplicate-payload-key", "halt", "\n  reason: first\n  reason: second").encode(),
-        "payload.reason", "duplicate key 'reason'"),
+        "payload.reason",
+        "duplicate key 'reason'",
+    ),
     "python-object-tag": Bad(
         envelope("python-object-tag", payload="!!python/object/apply:os.system ['touch pwned']").encode(),
-        "payload", "the YAML tag !!python/object/apply:os.system is not allowed in intents"),
+        "payload",
+        "the YAML tag !!python/object/apply:os.system is not allowed in intents",
+    ),
     "timestamp-tag": Bad(
         envelope("timestamp-tag", extra="created_at: !!timestamp 2026-11-21T09:05:00Z\n").encode(),
-        "created_at", "the YAML tag !!timestamp is not allowed"),
-    "set-tag": Bad(envelope("set-tag", payload="!!set {a, b}").encode(), "payload",
-                   "the YAML tag !!set is not allowed"),
+        "created_at",
+        "the YAML tag !!timestamp is not allowed",
+    ),
+    "set-tag": Bad(
+        envelope("set-tag", payload="!!set {a, b}").encode(), "payload", "the YAML tag !!set is not allowed"
+    ),
     "binary-tag": Bad(
         envelope("binary-tag", "halt", "{reason: !!binary aGVsbG8=}").encode(),
-        "payload.reason", "the YAML tag !!binary is not allowed"),
+        "payload.reason",
+        "the YAML tag !!binary is not allowed",
+    ),
     "bool-tag-on-a-non-boolean": Bad(
         envelope("bool-tag-on-a-non-boolean", "halt", "{reason: x, cancel_orders: !!bool maybe}").encode(),
-        "payload.cancel_orders", "'maybe' is not true or false"),
+        "payload.cancel_orders",
+        "'maybe' is not true or false",
+    ),
     "5000-digit-integer": Bad(
         forming("5000-digit-integer", "confidence: " + "9" * 5000).encode(),
-        "payload.confidence", "number with 5000 characters is too long"),
+        "payload.confidence",
+        "number with 5000 characters is too long",
+    ),
     # -- the envelope
-    "seam-as-text": Bad(b'seam: "1"\nid: seam-as-text\nkind: status\npayload: {}\n', "seam",
-                        "must be 1 (got text '1')"),
-    "seam-as-boolean": Bad(b"seam: true\nid: seam-as-boolean\nkind: status\npayload: {}\n", "seam",
-                           "must be the number 1"),
-    "seam-version-2": Bad(b"seam: 2\nid: seam-version-2\nkind: status\npayload: {}\n", "seam",
-                          "must be 1 (got a whole number 2)"),
+    "seam-as-text": Bad(
+        b'seam: "1"\nid: seam-as-text\nkind: status\npayload: {}\n', "seam", "must be 1 (got text '1')"
+    ),
+    "seam-as-boolean": Bad(
+        b"seam: true\nid: seam-as-boolean\nkind: status\npayload: {}\n", "seam", "must be the number 1"
+    ),
+    "seam-version-2": Bad(
+        b"seam: 2\nid: seam-version-2\nkind: status\npayload: {}\n", "seam", "must be 1 (got a whole number 2)"
+    ),
     "missing-seam": Bad(b"id: missing-seam\nkind: status\npayload: {}\n", "seam", "is required"),
     "missing-id": Bad(b"seam: 1\nkind: status\npayload: {}\n", "id", "is required"),
     "missing-kind": Bad(b"seam: 1\nid: missing-kind\npayload: {}\n", "kind", "is required"),
     "missing-payload": Bad(b"seam: 1\nid: missing-payload\nkind: status\n", "payload", "is required"),
     "unknown-kind": Bad(envelope("unknown-kind", "launch").encode(), "kind", "must be one of 'status', 'halt'"),
     "extra-envelope-field": Bad(
-        envelope("extra-envelope-field", extra="priority: high\n").encode(), "priority",
-        "is not an allowed field here (allowed: created_at, id, kind, payload, seam, session_id)"),
-    "list-for-payload": Bad(envelope("list-for-payload", payload="[status]").encode(), "payload",
-                            "must be a mapping (key: value lines) (got a list"),
+        envelope("extra-envelope-field", extra="priority: high\n").encode(),
+        "priority",
+        "is not an allowed field here (allowed: created_at, id, kind, payload, seam, session_id)",
+    ),
+    "list-for-payload": Bad(
+        envelope("list-for-payload", payload="[status]").encode(),
+        "payload",
+        "must be a mapping (key: value lines) (got a list",
+    ),
     "id-as-number": Bad(b"seam: 1\nid: 42\nkind: status\npayload: {}\n", "id", "must be text (got a whole number 42)"),
     "path-traversal-id": Bad(envelope("../../etc/passwd").encode(), "id", "no slashes, spaces or '..' paths"),
     "id-with-slash": Bad(envelope("desk/eurusd-001").encode(), "id", "(got 'desk/eurusd-001')"),
@@ -147,60 +191,112 @@ CASES: dict[str, Bad] = {
     "id-starting-with-dash": Bad(envelope("-rf").encode(), "id", "(got '-rf')"),
     "empty-id": Bad(envelope('""').encode(), "id", "(got '')"),
     "created-at-bare-date": Bad(
-        envelope("created-at-bare-date", extra="created_at: 2026-11-21\n").encode(), "created_at",
-        "must be an ISO 8601 date-time such as 2026-11-21T09:05:00Z (got '2026-11-21')"),
+        envelope("created-at-bare-date", extra="created_at: 2026-11-21\n").encode(),
+        "created_at",
+        "must be an ISO 8601 date-time such as 2026-11-21T09:05:00Z (got '2026-11-21')",
+    ),
     "created-at-without-timezone": Bad(
-        envelope("created-at-without-timezone", extra="created_at: 2026-11-21T09:05:00\n").encode(), "created_at",
-        "needs a timezone"),
+        envelope("created-at-without-timezone", extra="created_at: 2026-11-21T09:05:00\n").encode(),
+        "created_at",
+        "needs a timezone",
+    ),
     "created-at-far-future": Bad(
-        envelope("created-at-far-future", extra="created_at: 2099-01-01T00:00:00Z\n").encode(), "created_at",
-        "is in the future (2099-01-01T00:00:00+00:00"),
+        envelope("created-at-far-future", extra="created_at: 2099-01-01T00:00:00Z\n").encode(),
+        "created_at",
+        "is in the future (2099-01-01T00:00:00+00:00",
+    ),
     # -- the payload
     "extra-payload-field": Bad(
-        envelope("extra-payload-field", "halt", "{reason: drill, urgent: true}").encode(), "payload.urgent",
-        "is not an allowed field here (allowed: cancel_orders, reason)"),
-    "number-for-text": Bad(envelope("number-for-text", "halt", "{reason: 5}").encode(), "payload.reason",
-                           "must be text (got a whole number 5)"),
-    "number-for-order-id": Bad(envelope("number-for-order-id", "cancel", "{order_id: 1042}").encode(),
-                               "payload.order_id", "must be text (got a whole number 1042)"),
-    "text-for-number": Bad(forming("text-for-number", "confidence: high").encode(), "payload.confidence",
-                           "must be a number (got text 'high')"),
+        envelope("extra-payload-field", "halt", "{reason: drill, urgent: true}").encode(),
+        "payload.urgent",
+        "is not an allowed field here (allowed: cancel_orders, reason)",
+    ),
+    "number-for-text": Bad(
+        envelope("number-for-text", "halt", "{reason: 5}").encode(),
+        "payload.reason",
+        "must be text (got a whole number 5)",
+    ),
+    "number-for-order-id": Bad(
+        envelope("number-for-order-id", "cancel", "{order_id: 1042}").encode(),
+        "payload.order_id",
+        "must be text (got a whole number 1042)",
+    ),
+    "text-for-number": Bad(
+        forming("text-for-number", "confidence: high").encode(),
+        "payload.confidence",
+        "must be a number (got text 'high')",
+    ),
     "list-for-filter-item": Bad(
-        envelope("list-for-filter-item", "query", "{dataset: d.csv, filter: [[volume]], aggregates: [{fn: count}]}")
-        .encode(), "payload.filter[0]", "must be a mapping"),
+        envelope(
+            "list-for-filter-item", "query", "{dataset: d.csv, filter: [[volume]], aggregates: [{fn: count}]}"
+        ).encode(),
+        "payload.filter[0]",
+        "must be a mapping",
+    ),
     "bad-filter-operator": Bad(
-        envelope("bad-filter-operator", "query",
-                 "{dataset: d.csv, filter: [{field: volume, op: '~', value: 0}], aggregates: [{fn: count}]}").encode(),
-        "payload.filter[0].op", "must be one of '==', '!='"),
+        envelope(
+            "bad-filter-operator",
+            "query",
+            "{dataset: d.csv, filter: [{field: volume, op: '~', value: 0}], aggregates: [{fn: count}]}",
+        ).encode(),
+        "payload.filter[0].op",
+        "must be one of '==', '!='",
+    ),
     "ready-signal-without-stop": Bad(
-        envelope("ready-signal-without-stop", "signal",
-                 "{signal: READY, pair: EURUSD, direction: LONG, confidence: 0.8, entry: 1.085, target: 1.091, "
-                 "setup_type: FVG_ENTRY}").encode(),
-        "payload.stop", "is required"),
+        envelope(
+            "ready-signal-without-stop",
+            "signal",
+            "{signal: READY, pair: EURUSD, direction: LONG, confidence: 0.8, entry: 1.085, target: 1.091, "
+            "setup_type: FVG_ENTRY}",
+        ).encode(),
+        "payload.stop",
+        "is required",
+    ),
     "yaml11-NO-as-boolean": Bad(
         envelope("yaml11-NO-as-boolean", "halt", "{reason: drill, cancel_orders: NO}").encode(),
-        "payload.cancel_orders", "must be true or false (got text 'NO'; seam reads YAML 1.2"),
+        "payload.cancel_orders",
+        "must be true or false (got text 'NO'; seam reads YAML 1.2",
+    ),
     "yaml11-on-as-boolean": Bad(
         envelope("yaml11-on-as-boolean", "halt", "{reason: drill, cancel_orders: on}").encode(),
-        "payload.cancel_orders", "must be true or false (got text 'on'"),
+        "payload.cancel_orders",
+        "must be true or false (got text 'on'",
+    ),
     "yaml11-yes-as-boolean": Bad(
         envelope("yaml11-yes-as-boolean", "positions", "{include_orders: yes}").encode(),
-        "payload.include_orders", "true or false"),
+        "payload.include_orders",
+        "true or false",
+    ),
     "yaml11-sexagesimal-for-number": Bad(
-        forming("yaml11-sexagesimal-for-number", "confidence: 12:30:00").encode(), "payload.confidence",
-        "must be a number (got text '12:30:00')"),
+        forming("yaml11-sexagesimal-for-number", "confidence: 12:30:00").encode(),
+        "payload.confidence",
+        "must be a number (got text '12:30:00')",
+    ),
     "yaml11-sexagesimal-for-text": Bad(
-        envelope("yaml11-sexagesimal-for-text", "cancel", "{order_id: 12:30:00}").encode(), "payload.order_id",
-        "letters, digits, '.', '_' or '-' only (got '12:30:00')"),
+        envelope("yaml11-sexagesimal-for-text", "cancel", "{order_id: 12:30:00}").encode(),
+        "payload.order_id",
+        "letters, digits, '.', '_' or '-' only (got '12:30:00')",
+    ),
     "yaml11-octal-looking-code": Bad(
-        envelope("yaml11-octal-looking-code", "approve", "{proposal: p-1, code: 012345}").encode(), "payload.code",
-        "must be text: write the code in quotes"),
-    "nan-for-number": Bad(forming("nan-for-number", "confidence: .nan").encode(), "payload.confidence",
-                          "must be a number (got text '.nan')"),
-    "inf-for-number": Bad(forming("inf-for-number", "confidence: 0.5, entry: .inf").encode(), "payload.entry",
-                          "must be a number (got text '.inf')"),
-    "overflowing-float": Bad(forming("overflowing-float", "confidence: 0.5, entry: 1e999").encode(), "payload.entry",
-                             "must be a finite number"),
+        envelope("yaml11-octal-looking-code", "approve", "{proposal: p-1, code: 012345}").encode(),
+        "payload.code",
+        "must be text: write the code in quotes",
+    ),
+    "nan-for-number": Bad(
+        forming("nan-for-number", "confidence: .nan").encode(),
+        "payload.confidence",
+        "must be a number (got text '.nan')",
+    ),
+    "inf-for-number": Bad(
+        forming("inf-for-number", "confidence: 0.5, entry: .inf").encode(),
+        "payload.entry",
+        "must be a number (got text '.inf')",
+    ),
+    "overflowing-float": Bad(
+        forming("overflowing-float", "confidence: 0.5, entry: 1e999").encode(),
+        "payload.entry",
+        "must be a finite number",
+    ),
 }
 
 

@@ -43,8 +43,14 @@ def _runtime(tmp_path: Path) -> tuple[Runtime, FakeBroker]:
     async def no_wait(seconds: float) -> None:
         clock.advance(seconds)
 
-    runtime = Runtime.open(make_seam(tmp_path / "seam"), LoadedConfig(Settings(), Secrets()), clock=clock,
-                           broker_client=broker, sleep=no_wait, approval=False)
+    runtime = Runtime.open(
+        make_seam(tmp_path / "seam"),
+        LoadedConfig(Settings(), Secrets()),
+        clock=clock,
+        broker_client=broker,
+        sleep=no_wait,
+        approval=False,
+    )
     return runtime, broker
 
 
@@ -94,5 +100,3 @@ def test_the_recorder_sees_a_write_on_the_loops_thread(tmp_path: Path) -> None:
     finally:
         runtime.close()
     assert threads == [loop_thread]
-
-

@@ -29,8 +29,12 @@ def test_account_and_positions_are_answered_with_tables_in_mock_mode(running, se
 
 
 def test_cancel_cancels_a_working_order_and_says_which(running, seam_paths):
-    order = _on_loop(running, _fake(running).place_order(
-        OrderRequest("resting-1", "EURUSD", Side.BUY, 5_000, OrderType.LIMIT, limit_price=1.0500)))
+    order = _on_loop(
+        running,
+        _fake(running).place_order(
+            OrderRequest("resting-1", "EURUSD", Side.BUY, 5_000, OrderType.LIMIT, limit_price=1.0500)
+        ),
+    )
     drop(seam_paths, "c.yaml", intent_text("cancel-it", "cancel", f"{{order_id: '{order.order_id}'}}"))
     front = wait_response(seam_paths, "cancel-it")
     assert front["status"] == "ok", front["body"]
@@ -56,8 +60,12 @@ def test_reconcile_with_an_untracked_position_reports_drift_and_halts(running, s
 
 
 def test_halt_cancels_working_orders_at_the_broker(running, seam_paths):
-    _on_loop(running, _fake(running).place_order(
-        OrderRequest("resting-2", "EURUSD", Side.SELL, 5_000, OrderType.LIMIT, limit_price=1.2000)))
+    _on_loop(
+        running,
+        _fake(running).place_order(
+            OrderRequest("resting-2", "EURUSD", Side.SELL, 5_000, OrderType.LIMIT, limit_price=1.2000)
+        ),
+    )
     drop(seam_paths, "h.yaml", intent_text("halt-cancels", "halt", "{reason: drill}"))
     front = wait_response(seam_paths, "halt-cancels")
     assert front["status"] == "ok"

@@ -11,8 +11,14 @@ def test_init_creates_the_folders_a_commented_config_and_the_bead_store(tmp_path
     root = tmp_path / "desk"
     result = seam_cli("init", str(root))
     assert result.returncode == 0, result.stderr
-    for folder in ("intents/tmp", "intents/incoming", "intents/processing", "intents/processed",
-                   "intents/failed", "responses"):
+    for folder in (
+        "intents/tmp",
+        "intents/incoming",
+        "intents/processing",
+        "intents/processed",
+        "intents/failed",
+        "responses",
+    ):
         assert (root / folder).is_dir(), folder
     assert (root / "seam.db").exists()
     config = (root / "seam.yaml").read_text()

@@ -19,8 +19,16 @@ from seam.paths import SeamPaths
 from seam.respond import Status
 from tests.conftest import REPO, DaemonThread, drop, make_seam, wait_response
 
-READY = {"signal": "READY", "pair": "EURUSD", "direction": "LONG", "confidence": 0.85, "entry": 1.0850,
-         "stop": 1.0820, "target": 1.0910, "setup_type": "FVG_ENTRY"}
+READY = {
+    "signal": "READY",
+    "pair": "EURUSD",
+    "direction": "LONG",
+    "confidence": 0.85,
+    "entry": 1.0850,
+    "stop": 1.0820,
+    "target": 1.0910,
+    "setup_type": "FVG_ENTRY",
+}
 
 
 def status_intent(intent_id: str) -> dict[str, object]:
@@ -120,8 +128,9 @@ def test_raw_bytes_are_written_as_they_are_and_answered_once_a_daemon_runs(seam:
 # ---- reading responses --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad_id", ["../x", "/etc/passwd", "%2e%2e%2fx", "a/b", "", "a" * 65, "x\n", ".hidden",
-                                    "..", "a\\b", "a\x00b"])
+@pytest.mark.parametrize(
+    "bad_id", ["../x", "/etc/passwd", "%2e%2e%2fx", "a/b", "", "a" * 65, "x\n", ".hidden", "..", "a\\b", "a\x00b"]
+)
 def test_read_response_refuses_an_id_that_could_leave_responses(seam: SeamPaths, bad_id: str) -> None:
     with pytest.raises(IntentError) as raised:
         client.read_response(seam, bad_id)
@@ -139,8 +148,9 @@ def test_read_response_is_none_until_the_response_exists_then_the_response(live:
 
 def test_read_response_does_not_follow_a_symlink(seam: SeamPaths, tmp_path: Path) -> None:
     outside = tmp_path / "outside.md"
-    outside.write_text("---\nid: x\nkind: status\nstatus: ok\nintent_sha256: 'ab'\nbead: 1\nat: '2026-11-18'\n---\n"
-                       "secret\n")
+    outside.write_text(
+        "---\nid: x\nkind: status\nstatus: ok\nintent_sha256: 'ab'\nbead: 1\nat: '2026-11-18'\n---\nsecret\n"
+    )
     os.symlink(outside, seam.responses / "x.md")
     assert client.read_response(seam, "x") is None
 
@@ -184,8 +194,9 @@ def test_the_client_never_reads_approval_codes() -> None:
     tree = ast.parse((REPO / "seam" / "client.py").read_text(encoding="utf-8"))
     names = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
     names |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    strings = " ".join(node.value for node in ast.walk(tree)
-                       if isinstance(node, ast.Constant) and isinstance(node.value, str))
+    strings = " ".join(
+        node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    )
     assert not names & {"codes", "live_for_pending", "CodeRow"}
     assert "approval_codes" not in strings and "SELECT" not in strings
 

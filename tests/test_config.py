@@ -41,9 +41,19 @@ def shown(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProce
     seam.env_file.write_text('SEAM_IB_ACCOUNT=DU7654321\nexport SEAM_MCP_TOKEN="mcp-token-from-dotenv"\n')
     with pytest.MonkeyPatch.context() as monkeypatch:
         _clean_environment(monkeypatch)
-        return seam_cli("config", "show", "--sources", "--seam", str(seam.root),
-                        env={"SEAM_BROKER__CLIENT_ID": "9", "SEAM_LOG__LEVEL": "DEBUG",
-                             "SEAM_TELEGRAM_TOKEN": SECRET, "IBKR_ALLOW_LIVE": "false"})
+        return seam_cli(
+            "config",
+            "show",
+            "--sources",
+            "--seam",
+            str(seam.root),
+            env={
+                "SEAM_BROKER__CLIENT_ID": "9",
+                "SEAM_LOG__LEVEL": "DEBUG",
+                "SEAM_TELEGRAM_TOKEN": SECRET,
+                "IBKR_ALLOW_LIVE": "false",
+            },
+        )
 
 
 @pytest.fixture
@@ -88,14 +98,18 @@ def test_config_show_sources_names_the_layer_each_value_came_from(
         pytest.param(False, False, True, True, 3, "flag", id="flag-beats-env"),
     ],
 )
-def test_each_layer_overrides_the_ones_below_it(seam: SeamPaths, in_file: bool, in_dotenv: bool, in_env: bool,
-                                                flag: bool, value: int, source: str) -> None:
+def test_each_layer_overrides_the_ones_below_it(
+    seam: SeamPaths, in_file: bool, in_dotenv: bool, in_env: bool, flag: bool, value: int, source: str
+) -> None:
     if in_file:
         seam.config_file.write_text("handlers:\n  concurrency: 4\n")
     if in_dotenv:
         seam.env_file.write_text("# local overrides\nSEAM_HANDLERS__CONCURRENCY=6\n")
-    config = load_config(seam, env={"SEAM_HANDLERS__CONCURRENCY": "5"} if in_env else {},
-                         cli={"handlers.concurrency": 3 if flag else None})
+    config = load_config(
+        seam,
+        env={"SEAM_HANDLERS__CONCURRENCY": "5"} if in_env else {},
+        cli={"handlers.concurrency": 3 if flag else None},
+    )
 
     assert config.settings.handlers.concurrency == value
     assert ("handlers.concurrency", str(value), source) in config.rows()
@@ -104,16 +118,24 @@ def test_each_layer_overrides_the_ones_below_it(seam: SeamPaths, in_file: bool, 
 def test_a_command_line_flag_to_watch_beats_the_environment_and_the_file(seam: SeamPaths) -> None:
     seam.config_file.write_text("handlers:\n  concurrency: 4\n")
 
-    result = seam_cli("watch", "--once", "--concurrency", "3", "--seam", str(seam.root),
-                      env={"SEAM_HANDLERS__CONCURRENCY": "5"})
+    result = seam_cli(
+        "watch", "--once", "--concurrency", "3", "--seam", str(seam.root), env={"SEAM_HANDLERS__CONCURRENCY": "5"}
+    )
 
     assert result.returncode == 0, result.stderr
     assert re.search(r"watching .* concurrency 3\)", result.stderr), result.stderr
 
 
 def test_environment_values_are_read_as_yaml_scalars_and_lists(seam: SeamPaths) -> None:
-    config = load_config(seam, env={"SEAM_PAIRS__ACTIVE": "[EURUSD, GBPUSD]", "SEAM_INTAKE__POLLING": "true",
-                                    "SEAM_BROKER__HOST": "10.0.0.2", "SEAM_HANDLERS__TIMEOUTS": "{hunt: 600}"})
+    config = load_config(
+        seam,
+        env={
+            "SEAM_PAIRS__ACTIVE": "[EURUSD, GBPUSD]",
+            "SEAM_INTAKE__POLLING": "true",
+            "SEAM_BROKER__HOST": "10.0.0.2",
+            "SEAM_HANDLERS__TIMEOUTS": "{hunt: 600}",
+        },
+    )
     assert [str(p) for p in config.settings.pairs.active] == ["EURUSD", "GBPUSD"]
     assert config.settings.intake.polling is True
     assert config.settings.broker.host == "10.0.0.2"
@@ -126,20 +148,48 @@ def test_environment_values_are_read_as_yaml_scalars_and_lists(seam: SeamPaths) 
 @pytest.mark.parametrize(
     ("seam_yaml", "env", "key", "reason"),
     [
-        pytest.param("broker:\n  colour: blue\n", {}, "broker.colour",
-                     f"is not an allowed field here (allowed: {BROKER_KEYS})", id="unknown-key"),
-        pytest.param("intake:\n  max_bytes: lots\n", {}, "intake.max_bytes",
-                     "must be a whole number (got text 'lots')", id="wrong-type"),
-        pytest.param("broker:\n  mode: demo\n", {}, "broker.mode",
-                     "must be one of 'mock', 'paper' or 'live' (got 'demo')", id="bad-enum"),
-        pytest.param(f"telegram_token: {SECRET}\n", {}, "telegram_token",
-                     "secrets come only from the environment or .env, never seam.yaml", id="secret-in-seam-yaml"),
-        pytest.param("", {"SEAM_VERBOSE": "1"}, "SEAM_VERBOSE",
-                     "unknown setting; settings look like SEAM_SECTION__KEY (e.g. SEAM_BROKER__MODE)",
-                     id="unknown-seam-variable"),
-        pytest.param("broker:\n  mode: [paper\n", {}, "seam.yaml",
-                     "YAML syntax error: did not find expected ',' or ']' (line 3, column 1)",
-                     id="malformed-seam-yaml"),
+        pytest.param(
+            "broker:\n  colour: blue\n",
+            {},
+            "broker.colour",
+            f"is not an allowed field here (allowed: {BROKER_KEYS})",
+            id="unknown-key",
+        ),
+        pytest.param(
+            "intake:\n  max_bytes: lots\n",
+            {},
+            "intake.max_bytes",
+            "must be a whole number (got text 'lots')",
+            id="wrong-type",
+        ),
+        pytest.param(
+            "broker:\n  mode: demo\n",
+            {},
+            "broker.mode",
+            "must be one of 'mock', 'paper' or 'live' (got 'demo')",
+            id="bad-enum",
+        ),
+        pytest.param(
+            f"telegram_token: {SECRET}\n",
+            {},
+            "telegram_token",
+            "secrets come only from the environment or .env, never seam.yaml",
+            id="secret-in-seam-yaml",
+        ),
+        pytest.param(
+            "",
+            {"SEAM_VERBOSE": "1"},
+            "SEAM_VERBOSE",
+            "unknown setting; settings look like SEAM_SECTION__KEY (e.g. SEAM_BROKER__MODE)",
+            id="unknown-seam-variable",
+        ),
+        pytest.param(
+            "broker:\n  mode: [paper\n",
+            {},
+            "seam.yaml",
+            "YAML syntax error: did not find expected ',' or ']' (line 3, column 1)",
+            id="malformed-seam-yaml",
+        ),
     ],
 )
 def test_invalid_configuration_stops_watch_with_one_message_naming_the_key(
@@ -160,33 +210,71 @@ def test_invalid_configuration_stops_watch_with_one_message_naming_the_key(
 @pytest.mark.parametrize(
     ("seam_yaml", "env", "key", "reason"),
     [
-        pytest.param("broker:\n  colour: blue\n", {}, "broker.colour",
-                     f"is not an allowed field here (allowed: {BROKER_KEYS}) [from file (seam.yaml)]",
-                     id="unknown-key"),
-        pytest.param(f"broker:\n  ib_account: {SECRET}\n", {}, "broker.ib_account",
-                     "secrets come only from the environment or .env, never seam.yaml", id="secret-in-a-section"),
-        pytest.param("", {"SEAM_BROKER__COLOUR": "blue"}, "broker.colour",
-                     f"is not an allowed field here (allowed: {BROKER_KEYS}) "
-                     "[from env (SEAM_BROKER__COLOUR)]", id="unknown-setting-in-env"),
-        pytest.param("", {"SEAM_HANDLERS__CONCURRENCY": "many"}, "handlers.concurrency",
-                     "must be a whole number (got text 'many') [from env (SEAM_HANDLERS__CONCURRENCY)]",
-                     id="wrong-type-in-env"),
-        pytest.param("pairs:\n  active: [EURUSD, BTCUSD]\n", {}, "pairs.active[1]", "(got 'BTCUSD') [from file",
-                     id="list-item"),
-        pytest.param("handlers:\n  timeouts: {launch: 5}\n", {}, "handlers.timeouts.launch",
-                     "must be one of 'status'", id="dict-key"),
-        pytest.param("broker:\n  mode: paper\n  mode: live\n", {}, "broker.mode",
-                     "duplicate key 'mode': each key may appear only once (line 3) [from file (seam.yaml)]",
-                     id="duplicate-key"),
+        pytest.param(
+            "broker:\n  colour: blue\n",
+            {},
+            "broker.colour",
+            f"is not an allowed field here (allowed: {BROKER_KEYS}) [from file (seam.yaml)]",
+            id="unknown-key",
+        ),
+        pytest.param(
+            f"broker:\n  ib_account: {SECRET}\n",
+            {},
+            "broker.ib_account",
+            "secrets come only from the environment or .env, never seam.yaml",
+            id="secret-in-a-section",
+        ),
+        pytest.param(
+            "",
+            {"SEAM_BROKER__COLOUR": "blue"},
+            "broker.colour",
+            f"is not an allowed field here (allowed: {BROKER_KEYS}) [from env (SEAM_BROKER__COLOUR)]",
+            id="unknown-setting-in-env",
+        ),
+        pytest.param(
+            "",
+            {"SEAM_HANDLERS__CONCURRENCY": "many"},
+            "handlers.concurrency",
+            "must be a whole number (got text 'many') [from env (SEAM_HANDLERS__CONCURRENCY)]",
+            id="wrong-type-in-env",
+        ),
+        pytest.param(
+            "pairs:\n  active: [EURUSD, BTCUSD]\n", {}, "pairs.active[1]", "(got 'BTCUSD') [from file", id="list-item"
+        ),
+        pytest.param(
+            "handlers:\n  timeouts: {launch: 5}\n",
+            {},
+            "handlers.timeouts.launch",
+            "must be one of 'status'",
+            id="dict-key",
+        ),
+        pytest.param(
+            "broker:\n  mode: paper\n  mode: live\n",
+            {},
+            "broker.mode",
+            "duplicate key 'mode': each key may appear only once (line 3) [from file (seam.yaml)]",
+            id="duplicate-key",
+        ),
         pytest.param("secrets:\n  mcp_token: x\n", {}, "secrets", "never seam.yaml", id="secrets-section"),
-        pytest.param("broker: paper\n", {}, "broker", "must be a mapping (key: value lines) (got text 'paper')",
-                     id="section-not-a-mapping"),
+        pytest.param(
+            "broker: paper\n",
+            {},
+            "broker",
+            "must be a mapping (key: value lines) (got text 'paper')",
+            id="section-not-a-mapping",
+        ),
         pytest.param("- broker\n", {}, "seam.yaml", "the top level must be a mapping of sections", id="top-level-list"),
         pytest.param("", {"SEAM_NOPE__X": "1"}, "nope", "[from env (SEAM_NOPE__X)]", id="unknown-section-in-env"),
-        pytest.param("", {"SEAM_HANDLERS__CONCURRENCY": "0"}, "handlers.concurrency", "must be at least 1",
-                     id="out-of-range"),
-        pytest.param("", {"IBKR_ALLOW_LIVE": "yes"}, "IBKR_ALLOW_LIVE", "must be true or false (got 'yes')",
-                     id="allow-live-not-a-boolean"),
+        pytest.param(
+            "", {"SEAM_HANDLERS__CONCURRENCY": "0"}, "handlers.concurrency", "must be at least 1", id="out-of-range"
+        ),
+        pytest.param(
+            "",
+            {"IBKR_ALLOW_LIVE": "yes"},
+            "IBKR_ALLOW_LIVE",
+            "must be true or false (got 'yes')",
+            id="allow-live-not-a-boolean",
+        ),
     ],
 )
 def test_invalid_configuration_names_the_key_and_the_reason(

@@ -22,7 +22,8 @@ def answered_beads(paths: SeamPaths, intent_id: str | None = None) -> list[tuple
     with sqlite3.connect(paths.db) as conn:
         rows = conn.execute(
             "SELECT seq, intent_id, payload FROM beads WHERE type = 'INTENT' "
-            "AND json_extract(payload, '$.event') = 'answered' ORDER BY seq").fetchall()
+            "AND json_extract(payload, '$.event') = 'answered' ORDER BY seq"
+        ).fetchall()
     return [r for r in rows if intent_id is None or r[1] == intent_id]
 
 
@@ -93,15 +94,24 @@ def test_the_rescan_finds_files_whose_events_were_lost(seam_paths, tmp_path):
 
 
 def test_the_polling_observer_also_delivers(tmp_path):
-    paths = make_seam(tmp_path / "polled", "intake:\n  polling: true\n  polling_interval_seconds: 0.1\n"
-                                          "  rescan_seconds: 60\n")
+    paths = make_seam(
+        tmp_path / "polled", "intake:\n  polling: true\n  polling_interval_seconds: 0.1\n  rescan_seconds: 60\n"
+    )
     with DaemonThread(paths):
         drop(paths, "polled.yaml", intent_text("polled"))
         assert wait_response(paths, "polled", timeout=5)["status"] == "ok"
 
 
-IGNORED_NAMES = ["draft.tmp", ".hidden.yaml", "intent.yaml~", ".syncthing.intent.yaml.tmp", "intent.yaml.swp",
-                 "intent.yaml.partial", "notes.txt", "#intent.yaml#"]
+IGNORED_NAMES = [
+    "draft.tmp",
+    ".hidden.yaml",
+    "intent.yaml~",
+    ".syncthing.intent.yaml.tmp",
+    "intent.yaml.swp",
+    "intent.yaml.partial",
+    "notes.txt",
+    "#intent.yaml#",
+]
 
 
 def test_temporary_editor_and_sync_files_are_ignored(running, seam_paths):

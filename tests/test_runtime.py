@@ -33,8 +33,11 @@ def _constructions(path: Path) -> set[str]:
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
-            name = node.func.id if isinstance(node.func, ast.Name) else (
-                node.func.attr if isinstance(node.func, ast.Attribute) else None)
+            name = (
+                node.func.id
+                if isinstance(node.func, ast.Name)
+                else (node.func.attr if isinstance(node.func, ast.Attribute) else None)
+            )
             if name in BUILT_BY_THE_RUNTIME:
                 found.add(name)
     return found
@@ -125,8 +128,9 @@ def test_settings_are_frozen() -> None:
 def _runtime(tmp_path: Path) -> Runtime:
     paths = make_seam(tmp_path / "seam")
     clock = FakeClock()
-    return Runtime.open(paths, LoadedConfig(Settings(), Secrets()), clock=clock,
-                        broker_client=FakeBroker(clock=clock), approval=False)
+    return Runtime.open(
+        paths, LoadedConfig(Settings(), Secrets()), clock=clock, broker_client=FakeBroker(clock=clock), approval=False
+    )
 
 
 def test_a_reload_that_keeps_the_mode_puts_the_new_settings_in_force(tmp_path: Path) -> None:
@@ -144,8 +148,11 @@ def test_a_reload_that_names_another_mode_is_refused_and_changes_nothing(tmp_pat
     try:
         before = runtime.settings
         with pytest.raises(GuardViolation) as refused:
-            runtime.reload(LoadedConfig(Settings.model_validate({"broker": {"mode": "paper"},
-                                                                 "approval": {"stale_minutes": 7}}), Secrets()))
+            runtime.reload(
+                LoadedConfig(
+                    Settings.model_validate({"broker": {"mode": "paper"}, "approval": {"stale_minutes": 7}}), Secrets()
+                )
+            )
         assert refused.value.guard == "mode_locked"
         assert runtime.settings is before
     finally:

@@ -17,8 +17,9 @@ def test_the_committed_schemas_match_the_models_byte_for_byte() -> None:
     documents = schema_documents()
     committed = {p.name for p in SCHEMA_DIR.glob("*.json")}
     assert committed == set(documents), f"schema files differ from the models ({FIX}): {committed ^ set(documents)}"
-    drifted = [name for name, doc in documents.items()
-               if (SCHEMA_DIR / name).read_text(encoding="utf-8") != render(doc)]
+    drifted = [
+        name for name, doc in documents.items() if (SCHEMA_DIR / name).read_text(encoding="utf-8") != render(doc)
+    ]
     assert not drifted, f"seam/schemas/ has drifted from the pydantic models in {', '.join(drifted)}; {FIX}"
 
 

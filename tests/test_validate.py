@@ -46,8 +46,10 @@ def problems_of(text: str | bytes, ctx: CheckContext = CTX) -> dict[str, str]:
 
 
 def schema(name: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8")),
-                                format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return Draft202012Validator(
+        json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8")),
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
 
 
 # ---- the examples -------------------------------------------------------------------------------
@@ -79,70 +81,147 @@ def signal(fields: str) -> str:
     return intent_text("sig-1", "signal", "{" + fields + "}")
 
 
-READY = ("signal: READY, pair: EURUSD, direction: LONG, confidence: 0.8, entry: 1.085, target: 1.091, "
-         "setup_type: FVG_ENTRY")
+READY = (
+    "signal: READY, pair: EURUSD, direction: LONG, confidence: 0.8, entry: 1.085, target: 1.091, setup_type: FVG_ENTRY"
+)
 QUERY = "dataset: eurusd_h1.csv, aggregates: [{fn: count}]"
 
 
 @pytest.mark.parametrize(
     ("text", "path", "reason"),
     [
-        pytest.param(intent_text("q", "query", "{" + QUERY + ", filter: [{field: volume, op: '~', value: 0}]}"),
-                     "payload.filter[0].op", "must be one of '==', '!=', '<', '<=', '>', '>=' or 'in' (got '~')",
-                     id="filter-operator"),
-        pytest.param(intent_text("q", "query", "{" + QUERY + ", filter: [{field: a, op: '<', value: 1}, "
-                                 "{field: Volume, op: '>', value: 0}]}"),
-                     "payload.filter[1].field", "must be a column name", id="second-filter-field"),
-        pytest.param(intent_text("q", "query", "{dataset: eurusd_h1.csv, aggregates: []}"),
-                     "payload.aggregates", "is too short: at least 1", id="no-aggregates"),
+        pytest.param(
+            intent_text("q", "query", "{" + QUERY + ", filter: [{field: volume, op: '~', value: 0}]}"),
+            "payload.filter[0].op",
+            "must be one of '==', '!=', '<', '<=', '>', '>=' or 'in' (got '~')",
+            id="filter-operator",
+        ),
+        pytest.param(
+            intent_text(
+                "q",
+                "query",
+                "{" + QUERY + ", filter: [{field: a, op: '<', value: 1}, {field: Volume, op: '>', value: 0}]}",
+            ),
+            "payload.filter[1].field",
+            "must be a column name",
+            id="second-filter-field",
+        ),
+        pytest.param(
+            intent_text("q", "query", "{dataset: eurusd_h1.csv, aggregates: []}"),
+            "payload.aggregates",
+            "is too short: at least 1",
+            id="no-aggregates",
+        ),
         pytest.param(signal(READY), "payload.stop", "is required", id="ready-signal-without-stop"),
         pytest.param(signal(READY + ", stop: -1"), "payload.stop", "must be greater than 0", id="negative-stop"),
-        pytest.param(signal("signal: FORMING, pair: EURUSD, confidence: 0.4, direction: UP"),
-                     "payload.direction", "must be one of 'LONG' or 'SHORT' (got 'UP')", id="forming-direction"),
-        pytest.param(signal("signal: MAYBE, pair: EURUSD, confidence: 0.4"),
-                     "payload.signal", "must be one of 'READY', 'FORMING', 'NONE' (got 'MAYBE')", id="unknown-signal"),
+        pytest.param(
+            signal("signal: FORMING, pair: EURUSD, confidence: 0.4, direction: UP"),
+            "payload.direction",
+            "must be one of 'LONG' or 'SHORT' (got 'UP')",
+            id="forming-direction",
+        ),
+        pytest.param(
+            signal("signal: MAYBE, pair: EURUSD, confidence: 0.4"),
+            "payload.signal",
+            "must be one of 'READY', 'FORMING', 'NONE' (got 'MAYBE')",
+            id="unknown-signal",
+        ),
         pytest.param(signal("pair: EURUSD, confidence: 0.4"), "payload.signal", "is required", id="no-signal"),
-        pytest.param(signal("signal: NONE, pair: EURUSD, confidence: 0.4, lots: 3"), "payload.lots",
-                     "is not an allowed field here (allowed: confidence, direction, entry, evidence_hash, pair, "
-                     "risk_percent, setup_type, signal, source, stop, target, thesis)", id="signal-extra-field"),
-        pytest.param(signal("signal: NONE, pair: EURUSD, confidence: 1.5"), "payload.confidence",
-                     "must be at most 1", id="confidence-above-1"),
-        pytest.param(signal("signal: NONE, pair: BTCUSD, confidence: 0.5"), "payload.pair",
-                     "must be one of 'EURUSD'", id="unknown-pair"),
-        pytest.param(intent_text("a", "approve", "{proposal: p-1, code: '12345'}"), "payload.code",
-                     "must be exactly 6 digits (got (not shown))", id="five-digit-code"),
-        pytest.param(intent_text("a", "approve", "{proposal: p-1, code: 123456}"), "payload.code",
-                     "must be text: write the code in quotes", id="code-as-number"),
-        pytest.param(intent_text("m", "memory", "{question: beads, window: 0h}"), "payload.window",
-                     "such as 30m, 24h or 7d", id="memory-window"),
-        pytest.param(intent_text("h", "halt", "{reason: ''}"), "payload.reason", "is too short: at least 1",
-                     id="empty-reason"),
-        pytest.param(intent_text("h", "halt", "{reason: x, cancel_orders: 'no'}"), "payload.cancel_orders",
-                     "must be true or false (got text 'no'; seam reads YAML 1.2", id="cancel-orders-no"),
-        pytest.param(intent_text("n", "narrate", "{template: weekly}"), "payload.template",
-                     "must be one of 'briefing', 'health', 'weekly_review' or 'status' (got 'weekly')",
-                     id="narrate-template"),
-        pytest.param(intent_text("n", "narrate", "{template: briefing, params: {str: [1]}}"), "payload.params.str",
-                     "must be text, a whole number, a number or true or false (got a list [1])",
-                     id="union-value-in-a-mapping"),
-        pytest.param(intent_text("q", "query", "{" + QUERY + ", filter: [{field: v, op: '<', value: {a: 1}}]}"),
-                     "payload.filter[0].value", "must be a number, a whole number, text or a list (got a mapping",
-                     id="union-value-in-a-list"),
-        pytest.param(intent_text("h", "hunt", "{hypothesis: h, dataset: d, grid: {lookback: [3, x]}}"),
-                     "payload.grid.lookback[1]", "must be a number or a whole number (got text 'x')",
-                     id="union-item-in-a-grid"),
-        pytest.param('seam: "1"\nid: s\nkind: status\npayload: {}\n', "seam", "must be 1 (got text '1')",
-                     id="seam-as-text"),
+        pytest.param(
+            signal("signal: NONE, pair: EURUSD, confidence: 0.4, lots: 3"),
+            "payload.lots",
+            "is not an allowed field here (allowed: confidence, direction, entry, evidence_hash, pair, "
+            "risk_percent, setup_type, signal, source, stop, target, thesis)",
+            id="signal-extra-field",
+        ),
+        pytest.param(
+            signal("signal: NONE, pair: EURUSD, confidence: 1.5"),
+            "payload.confidence",
+            "must be at most 1",
+            id="confidence-above-1",
+        ),
+        pytest.param(
+            signal("signal: NONE, pair: BTCUSD, confidence: 0.5"),
+            "payload.pair",
+            "must be one of 'EURUSD'",
+            id="unknown-pair",
+        ),
+        pytest.param(
+            intent_text("a", "approve", "{proposal: p-1, code: '12345'}"),
+            "payload.code",
+            "must be exactly 6 digits (got (not shown))",
+            id="five-digit-code",
+        ),
+        pytest.param(
+            intent_text("a", "approve", "{proposal: p-1, code: 123456}"),
+            "payload.code",
+            "must be text: write the code in quotes",
+            id="code-as-number",
+        ),
+        pytest.param(
+            intent_text("m", "memory", "{question: beads, window: 0h}"),
+            "payload.window",
+            "such as 30m, 24h or 7d",
+            id="memory-window",
+        ),
+        pytest.param(
+            intent_text("h", "halt", "{reason: ''}"), "payload.reason", "is too short: at least 1", id="empty-reason"
+        ),
+        pytest.param(
+            intent_text("h", "halt", "{reason: x, cancel_orders: 'no'}"),
+            "payload.cancel_orders",
+            "must be true or false (got text 'no'; seam reads YAML 1.2",
+            id="cancel-orders-no",
+        ),
+        pytest.param(
+            intent_text("n", "narrate", "{template: weekly}"),
+            "payload.template",
+            "must be one of 'briefing', 'health', 'weekly_review' or 'status' (got 'weekly')",
+            id="narrate-template",
+        ),
+        pytest.param(
+            intent_text("n", "narrate", "{template: briefing, params: {str: [1]}}"),
+            "payload.params.str",
+            "must be text, a whole number, a number or true or false (got a list [1])",
+            id="union-value-in-a-mapping",
+        ),
+        pytest.param(
+            intent_text("q", "query", "{" + QUERY + ", filter: [{field: v, op: '<', value: {a: 1}}]}"),
+            "payload.filter[0].value",
+            "must be a number, a whole number, text or a list (got a mapping",
+            id="union-value-in-a-list",
+        ),
+        pytest.param(
+            intent_text("h", "hunt", "{hypothesis: h, dataset: d, grid: {lookback: [3, x]}}"),
+            "payload.grid.lookback[1]",
+            "must be a number or a whole number (got text 'x')",
+            id="union-item-in-a-grid",
+        ),
+        pytest.param(
+            'seam: "1"\nid: s\nkind: status\npayload: {}\n', "seam", "must be 1 (got text '1')", id="seam-as-text"
+        ),
         pytest.param("seam: true\nid: s\nkind: status\npayload: {}\n", "seam", "must be the number 1", id="seam-true"),
-        pytest.param("seam: 1\nid: true\nkind: status\npayload: {}\n", "id", "must be text (got a boolean true)",
-                     id="id-as-boolean"),
-        pytest.param("seam: 1\nid: s\nkind: status\npayload:\n", "payload",
-                     "must be a mapping (key: value lines) (got nothing)", id="empty-payload"),
-        pytest.param(intent_text("s", extra="session_id: ''\n"), "session_id", "is too short: at least 1",
-                     id="empty-session-id"),
-        pytest.param(intent_text("s", extra="created_at: 21/11/2026\n"), "created_at",
-                     "must be an ISO 8601 date-time such as 2026-11-21T09:05:00Z (got '21/11/2026')",
-                     id="created-at-not-iso"),
+        pytest.param(
+            "seam: 1\nid: true\nkind: status\npayload: {}\n",
+            "id",
+            "must be text (got a boolean true)",
+            id="id-as-boolean",
+        ),
+        pytest.param(
+            "seam: 1\nid: s\nkind: status\npayload:\n",
+            "payload",
+            "must be a mapping (key: value lines) (got nothing)",
+            id="empty-payload",
+        ),
+        pytest.param(
+            intent_text("s", extra="session_id: ''\n"), "session_id", "is too short: at least 1", id="empty-session-id"
+        ),
+        pytest.param(
+            intent_text("s", extra="created_at: 21/11/2026\n"),
+            "created_at",
+            "must be an ISO 8601 date-time such as 2026-11-21T09:05:00Z (got '21/11/2026')",
+            id="created-at-not-iso",
+        ),
     ],
 )
 def test_a_problem_names_the_field_path_and_the_reason(text: str, path: str, reason: str) -> None:
@@ -158,8 +237,14 @@ def test_a_union_member_name_never_appears_in_a_path() -> None:
 
 def test_the_signal_union_tag_never_appears_in_a_path() -> None:
     found = problems_of(signal("signal: READY, pair: EURUSD, confidence: 2, direction: UP"))
-    assert set(found) == {"payload.confidence", "payload.direction", "payload.entry", "payload.stop",
-                          "payload.target", "payload.setup_type"}
+    assert set(found) == {
+        "payload.confidence",
+        "payload.direction",
+        "payload.entry",
+        "payload.stop",
+        "payload.target",
+        "payload.setup_type",
+    }
 
 
 def test_envelope_and_payload_problems_are_reported_together() -> None:
@@ -178,8 +263,9 @@ def test_created_at_within_the_clock_skew_is_accepted_and_beyond_it_is_rejected(
 
     later = (NOW + timedelta(minutes=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
     found = problems_of(intent_text("late", extra=f"created_at: {later}\n"), skew)
-    assert found["created_at"] == ("is in the future (2026-11-18T12:06:00+00:00; now 2026-11-18T12:00:00+00:00); "
-                                   "check the writer's clock")
+    assert found["created_at"] == (
+        "is in the future (2026-11-18T12:06:00+00:00; now 2026-11-18T12:00:00+00:00); check the writer's clock"
+    )
 
 
 def test_created_at_with_an_offset_is_accepted() -> None:
@@ -203,13 +289,15 @@ def test_a_file_at_the_size_limit_is_read_and_one_byte_more_is_refused() -> None
     [
         pytest.param(b"", "the file is empty; an intent needs seam, id, kind and payload", id="empty"),
         pytest.param(b" \n\t\n  \n", "the file is empty; an intent needs seam, id, kind and payload", id="whitespace"),
-        pytest.param(b"# just a comment\n", "the file is empty; an intent needs seam, id, kind and payload",
-                     id="comment"),
+        pytest.param(
+            b"# just a comment\n", "the file is empty; an intent needs seam, id, kind and payload", id="comment"
+        ),
         pytest.param(b"- a\n- b\n", "the top level must be a mapping (key: value lines), found a list", id="list"),
         pytest.param(b"hello\n", "the top level must be a mapping (key: value lines), found text", id="text"),
         pytest.param(b"42\n", "the top level must be a mapping (key: value lines), found a number", id="number"),
-        pytest.param(b"true\n", "the top level must be a mapping (key: value lines), found true or false",
-                     id="boolean"),
+        pytest.param(
+            b"true\n", "the top level must be a mapping (key: value lines), found true or false", id="boolean"
+        ),
     ],
 )
 def test_a_document_that_is_not_a_mapping_is_a_file_problem(data: bytes, reason: str) -> None:
@@ -325,10 +413,12 @@ def _errors(data: dict[str, Any]) -> ValidationError:
 
 
 def test_problems_from_lists_the_allowed_fields_for_an_unknown_one() -> None:
-    found = problems_from(_errors({"count": 1, "colour": "red"}), prefix="payload",
-                          allowed={"payload": ["count", "flag"]})
+    found = problems_from(
+        _errors({"count": 1, "colour": "red"}), prefix="payload", allowed={"payload": ["count", "flag"]}
+    )
     assert [(p.path, p.message) for p in found] == [
-        ("payload.colour", "is not an allowed field here (allowed: count, flag)")]
+        ("payload.colour", "is not an allowed field here (allowed: count, flag)")
+    ]
 
 
 def test_problems_from_shows_what_was_given_in_yaml_words() -> None:
@@ -349,8 +439,28 @@ def test_a_long_value_is_shortened_in_the_message() -> None:
 
 def test_any_mangled_example_is_either_valid_or_an_intent_error() -> None:
     rng = random.Random(7)
-    noise = [b"\x00", b"\t", b"\xff", b"&a ", b"*a", b"!!", b"[", b"{", b"- ", b": ", b"\n", b"'", b'"', b"#", b"?",
-             b"%YAML 1.1\n", b"---\n", b"\xef\xbb\xbf", b"9" * 50, b"\\"]
+    noise = [
+        b"\x00",
+        b"\t",
+        b"\xff",
+        b"&a ",
+        b"*a",
+        b"!!",
+        b"[",
+        b"{",
+        b"- ",
+        b": ",
+        b"\n",
+        b"'",
+        b'"',
+        b"#",
+        b"?",
+        b"%YAML 1.1\n",
+        b"---\n",
+        b"\xef\xbb\xbf",
+        b"9" * 50,
+        b"\\",
+    ]
     corpus = [p.read_bytes() for p in EXAMPLES]
     for _ in range(1500):
         data = bytearray(rng.choice(corpus))
@@ -359,7 +469,7 @@ def test_any_mangled_example_is_either_valid_or_an_intent_error() -> None:
             if rng.random() < 0.5:
                 data[at:at] = rng.choice(noise)
             else:
-                del data[at:at + rng.randint(1, 8)]
+                del data[at : at + rng.randint(1, 8)]
         try:
             validate_bytes(bytes(data), CTX)
         except IntentError:
@@ -421,8 +531,9 @@ BOTH_REJECT = [
     pytest.param(signal("signal: NONE, pair: EURUSD, confidence: 1.5"), "signal", id="confidence-above-1"),
     pytest.param(signal("signal: NONE, pair: EURUSD, confidence: 0.5, risk_percent: 3"), "signal", id="risk-3"),
     pytest.param(signal("signal: NONE, pair: EURUSD, confidence: .nan"), "signal", id="nan"),
-    pytest.param(intent_text("a", "query", "{" + QUERY + ", filter: [{field: v, op: '~', value: 0}]}"), "query",
-                 id="filter-op"),
+    pytest.param(
+        intent_text("a", "query", "{" + QUERY + ", filter: [{field: v, op: '~', value: 0}]}"), "query", id="filter-op"
+    ),
     pytest.param(intent_text("a", "memory", "{question: beads, window: 0h}"), "memory", id="window-0h"),
     pytest.param(intent_text("a", "hunt", "{hypothesis: h, dataset: d, grid: {a: []}}"), "hunt", id="empty-grid"),
     pytest.param(intent_text("a", "narrate", "{template: briefing, params: {a: [1]}}"), "narrate", id="param-list"),
@@ -438,8 +549,11 @@ def test_pydantic_and_the_json_schema_both_reject(text: str, schema_name: str) -
 
 @pytest.mark.parametrize(
     "created_at",
-    [pytest.param("2026-11-18", id="bare-date"), pytest.param("2026-11-18T09:05:00", id="no-timezone"),
-     pytest.param("21/11/2026 09:05", id="not-iso")],
+    [
+        pytest.param("2026-11-18", id="bare-date"),
+        pytest.param("2026-11-18T09:05:00", id="no-timezone"),
+        pytest.param("21/11/2026 09:05", id="not-iso"),
+    ],
 )
 def test_pydantic_and_the_json_schema_both_reject_a_created_at_that_is_not_an_aware_date_time(created_at: str) -> None:
     pytest.importorskip("rfc3339_validator", reason="jsonschema checks date-time only with rfc3339-validator")

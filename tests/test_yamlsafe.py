@@ -151,8 +151,9 @@ class _LibyamlWithItsOwnLimit:
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             self._depth += 1
             if self._depth > 3:
-                raise yaml.MarkedYAMLError("while scanning", event.start_mark, "a wording seam does not own",
-                                           event.start_mark)
+                raise yaml.MarkedYAMLError(
+                    "while scanning", event.start_mark, "a wording seam does not own", event.start_mark
+                )
         return event
 
     def dispose(self) -> None:
@@ -209,10 +210,15 @@ def test_a_list_used_as_a_mapping_key_is_refused() -> None:
 @pytest.mark.parametrize(
     ("text", "tag", "path"),
     [
-        pytest.param("payload: !!python/object/apply:os.system ['touch pwned']\n",
-                     "!!python/object/apply:os.system", "payload", id="python-object"),
-        pytest.param("payload: !!python/name:builtins.print\n", "!!python/name:builtins.print", "payload",
-                     id="python-name"),
+        pytest.param(
+            "payload: !!python/object/apply:os.system ['touch pwned']\n",
+            "!!python/object/apply:os.system",
+            "payload",
+            id="python-object",
+        ),
+        pytest.param(
+            "payload: !!python/name:builtins.print\n", "!!python/name:builtins.print", "payload", id="python-name"
+        ),
         pytest.param("created_at: !!timestamp 2026-11-21T09:05:00Z\n", "!!timestamp", "created_at", id="timestamp"),
         pytest.param("payload: {items: !!set {a, b}}\n", "!!set", "payload.items", id="set"),
         pytest.param("payload: {blob: !!binary aGVsbG8=}\n", "!!binary", "payload.blob", id="binary"),

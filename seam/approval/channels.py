@@ -20,8 +20,10 @@ def console_channel(tty: str = "/dev/tty") -> CodeChannel:
         except OSError:
             return  # no terminal (a service, CI): the code waits for `seam approvals`
         try:
-            line = (f"\n  APPROVAL CODE {code} for proposal {proposal.id}: {proposal.side} {proposal.units:,} "
-                    f"{proposal.pair} (expires {expires_at:%H:%M:%S} UTC)\n\n")
+            line = (
+                f"\n  APPROVAL CODE {code} for proposal {proposal.id}: {proposal.side} {proposal.units:,} "
+                f"{proposal.pair} (expires {expires_at:%H:%M:%S} UTC)\n\n"
+            )
             os.write(fd, line.encode())
         finally:
             os.close(fd)

@@ -33,8 +33,9 @@ def issue(store: Store, proposal: Proposal, expires: datetime, channels: list[Co
             logger.warning("an approval-code channel failed for %s", proposal.id)
 
 
-def approve(store: Store, lifecycle: Lifecycle, proposal: Proposal, code: str, *, now: datetime,
-            max_tries: int) -> None:
+def approve(
+    store: Store, lifecycle: Lifecycle, proposal: Proposal, code: str, *, now: datetime, max_tries: int
+) -> None:
     """Verify the presented code, then spend it and approve the proposal; a refusal raises GuardViolation."""
     # INV: no order without a human code: the order path goes on only once this returns
     verify(store, lifecycle, proposal, code, now=now, max_tries=max_tries)
@@ -46,8 +47,7 @@ def approve(store: Store, lifecycle: Lifecycle, proposal: Proposal, code: str, *
         lifecycle.transition(proposal.position_id, S.APPROVED, reason="human approval")
 
 
-def verify(store: Store, lifecycle: Lifecycle, proposal: Proposal, code: str, *, now: datetime,
-           max_tries: int) -> None:
+def verify(store: Store, lifecycle: Lifecycle, proposal: Proposal, code: str, *, now: datetime, max_tries: int) -> None:
     """Raise GuardViolation unless `code` is the proposal's issued, unspent, unexpired code for these terms.
     An expired code closes the proposal; a wrong one counts a try."""
     issued = store.codes.get(proposal.id)
@@ -56,10 +56,12 @@ def verify(store: Store, lifecycle: Lifecycle, proposal: Proposal, code: str, *,
     if issued.used:
         raise GuardViolation("code", "that code was already used; codes are single-use")
     if now > issued.expires_at:
-        proposals.close(store, lifecycle, proposal, ProposalStatus.EXPIRED, S.EXPIRED, "the approval code expired",
-                        now)
-        raise GuardViolation("code_expired", f"the approval code expired at {issued.expires_at.isoformat()}; send "
-                                             "the signal again for a new proposal and code")
+        proposals.close(store, lifecycle, proposal, ProposalStatus.EXPIRED, S.EXPIRED, "the approval code expired", now)
+        raise GuardViolation(
+            "code_expired",
+            f"the approval code expired at {issued.expires_at.isoformat()}; send "
+            "the signal again for a new proposal and code",
+        )
     if issued.bound_hash != proposal.bound_hash:
         raise GuardViolation("code", "the proposal changed after its code was issued; the code is void")
     if not secrets.compare_digest(issued.code, code):
@@ -72,13 +74,20 @@ def _wrong_try(store: Store, lifecycle: Lifecycle, proposal: Proposal, max_tries
     locked = tries >= max_tries
     with store.transaction() as tx:
         store.proposals.set_tries(tx, proposal.id, tries, ProposalStatus.LOCKED if locked else ProposalStatus.PENDING)
-        store.append("APPROVAL", {"proposal": proposal.id, "event": "wrong_code", "tries": tries, "locked": locked},
-                     intent_id=proposal.id, conn=tx)
+        store.append(
+            "APPROVAL",
+            {"proposal": proposal.id, "event": "wrong_code", "tries": tries, "locked": locked},
+            intent_id=proposal.id,
+            conn=tx,
+        )
     if locked:
         if proposal.kind == "open":
             lifecycle.transition(proposal.position_id, S.CANCELLED, reason="locked after wrong codes")
-        return GuardViolation("locked", f"wrong code; proposal {proposal.id} is now locked after {tries} wrong "
-                                        "tries — send the signal again for a new proposal")
+        return GuardViolation(
+            "locked",
+            f"wrong code; proposal {proposal.id} is now locked after {tries} wrong "
+            "tries — send the signal again for a new proposal",
+        )
     left = max_tries - tries
     return GuardViolation("code", f"wrong code; {left} {'try' if left == 1 else 'tries'} left")
 

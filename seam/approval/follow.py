@@ -50,8 +50,9 @@ class Follower:
             record = self.lifecycle.get(proposal.position_id)
             if proposal.kind == "open":
                 if record.state is S.APPROVED:
-                    self.lifecycle.transition(proposal.position_id, S.SUBMITTED, orders=[o.order_id for o in orders],
-                                              via=via)
+                    self.lifecycle.transition(
+                        proposal.position_id, S.SUBMITTED, orders=[o.order_id for o in orders], via=via
+                    )
                 self._sync_from_orders(proposal.position_id, orders)
             elif record.state in (S.FILLED, S.MANAGED):
                 self.lifecycle.transition(proposal.position_id, S.CLOSING, reason=f"close approved via {via}")
@@ -62,8 +63,9 @@ class Follower:
             if fill_order.state is OrderState.FILLED:
                 record = self.lifecycle.get(position_id)
                 if record.state is S.SUBMITTED:
-                    self._entry_filled(position_id, fill_order.filled, fill_order.avg_fill_price or 0.0,
-                                       self.clock.now())
+                    self._entry_filled(
+                        position_id, fill_order.filled, fill_order.avg_fill_price or 0.0, self.clock.now()
+                    )
 
     def _on_fill(self, fill: Fill) -> None:
         position_id = position_for_ref(self.store, fill.ref)
@@ -101,8 +103,9 @@ class Follower:
         outcome = Outcome(Status.OK, "autopsy", {"a": autopsy, "sources": [f"bead {bead}"]})
         body = render_body(outcome, {"generated_at": now.isoformat(timespec="seconds")})
         name = f"trade-{autopsy['position']}"
-        text = render_response(intent_id=name, kind="trade", status=Status.OK,
-                               intent_sha256=digest(autopsy), bead=bead, at=now, body=body)
+        text = render_response(
+            intent_id=name, kind="trade", status=Status.OK, intent_sha256=digest(autopsy), bead=bead, at=now, body=body
+        )
         write_response(self.paths.responses, f"{name}.md", text)
 
 
@@ -117,10 +120,16 @@ def _autopsy(record: PositionRecord, fill: Fill) -> dict[str, Any]:
     stop_pips = abs(fx.pips(pair, entry - float(stop))) if stop is not None else None
     opened = datetime.fromisoformat(facts["entry_time"]) if "entry_time" in facts else fill.time
     return {
-        "position": record.id, "pair": pair, "side": side, "units": record.units,
-        "entry": entry, "exit": fill.price, "pips": pips,
+        "position": record.id,
+        "pair": pair,
+        "side": side,
+        "units": record.units,
+        "entry": entry,
+        "exit": fill.price,
+        "pips": pips,
         "r_multiple": round(pips / stop_pips, 2) if stop_pips else None,
         "duration_seconds": int((fill.time - opened).total_seconds()),
         "slippage_pips": fx.pips(pair, (entry - signal_entry) * signed),
-        "exit_order": fill.order_id, "commission": fill.commission,
+        "exit_order": fill.order_id,
+        "commission": fill.commission,
     }

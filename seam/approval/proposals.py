@@ -20,7 +20,7 @@ S = PositionState
 @dataclass(frozen=True)
 class Proposal:
     id: str
-    kind: str                 # open | close
+    kind: str  # open | close
     position_id: str
     pair: str
     side: Side
@@ -38,19 +38,63 @@ class Proposal:
 
     @classmethod
     def from_row(cls, r: ProposalRow) -> Proposal:
-        return cls(r.id, r.kind, r.position_id, r.pair, Side(r.side), r.units, r.entry, r.stop, r.target, r.evidence,
-                   r.anchor, r.anchor_hash, r.intent_sha256, r.created_at, r.status, r.tries)
+        return cls(
+            r.id,
+            r.kind,
+            r.position_id,
+            r.pair,
+            Side(r.side),
+            r.units,
+            r.entry,
+            r.stop,
+            r.target,
+            r.evidence,
+            r.anchor,
+            r.anchor_hash,
+            r.intent_sha256,
+            r.created_at,
+            r.status,
+            r.tries,
+        )
 
     def to_row(self) -> ProposalRow:
-        return ProposalRow(self.id, self.kind, self.position_id, self.pair, str(self.side), self.units, self.entry,
-                           self.stop, self.target, self.evidence, self.anchor, self.anchor_hash, self.intent_sha256,
-                           self.created_at, self.status, self.tries)
+        return ProposalRow(
+            self.id,
+            self.kind,
+            self.position_id,
+            self.pair,
+            str(self.side),
+            self.units,
+            self.entry,
+            self.stop,
+            self.target,
+            self.evidence,
+            self.anchor,
+            self.anchor_hash,
+            self.intent_sha256,
+            self.created_at,
+            self.status,
+            self.tries,
+        )
 
     @property
     def bound_hash(self) -> str:
         """What a code is bound to: the proposal's terms. A changed row invalidates its code."""
-        material = canonical_json([self.id, self.kind, self.position_id, self.pair, str(self.side), self.units,
-                                   self.entry, self.stop, self.target, self.anchor_hash, self.intent_sha256])
+        material = canonical_json(
+            [
+                self.id,
+                self.kind,
+                self.position_id,
+                self.pair,
+                str(self.side),
+                self.units,
+                self.entry,
+                self.stop,
+                self.target,
+                self.anchor_hash,
+                self.intent_sha256,
+            ]
+        )
         return hashlib.sha256(material.encode()).hexdigest()
 
 
@@ -62,20 +106,31 @@ def insert(store: Store, proposal: Proposal) -> Proposal:
     """Store a new proposal and its PROPOSAL bead together; returns it as stored."""
     with store.transaction() as tx:
         if store.proposals.exists(proposal.id, tx):
-            raise IntentError.single("id", f"a proposal {proposal.id} already exists; use a new id for a new "
-                                           "proposal")
+            raise IntentError.single("id", f"a proposal {proposal.id} already exists; use a new id for a new proposal")
         store.proposals.insert(tx, proposal.to_row())
-        store.append("PROPOSAL", {"proposal": proposal.id, "kind": proposal.kind, "pair": proposal.pair,
-                                  "side": str(proposal.side), "units": proposal.units,
-                                  "anchor": proposal.anchor_hash[:16]}, intent_id=proposal.id, conn=tx)
+        store.append(
+            "PROPOSAL",
+            {
+                "proposal": proposal.id,
+                "kind": proposal.kind,
+                "pair": proposal.pair,
+                "side": str(proposal.side),
+                "units": proposal.units,
+                "anchor": proposal.anchor_hash[:16],
+            },
+            intent_id=proposal.id,
+            conn=tx,
+        )
     return get(store, proposal.id)
 
 
 def get(store: Store, proposal_id: str) -> Proposal:
     row = store.proposals.get(proposal_id)
     if row is None:
-        raise IntentError.single("payload.proposal", f"there is no proposal {proposal_id!r}; the proposal id is "
-                                                     "in the pending_approval response")
+        raise IntentError.single(
+            "payload.proposal",
+            f"there is no proposal {proposal_id!r}; the proposal id is in the pending_approval response",
+        )
     return Proposal.from_row(row)
 
 
@@ -89,8 +144,15 @@ def position_for_ref(store: Store, ref: str) -> str | None:
     return row.position_id if row else None
 
 
-def close(store: Store, lifecycle: Lifecycle, proposal: Proposal, status: ProposalStatus, state: PositionState,
-          reason: str, now: datetime) -> None:
+def close(
+    store: Store,
+    lifecycle: Lifecycle,
+    proposal: Proposal,
+    status: ProposalStatus,
+    state: PositionState,
+    reason: str,
+    now: datetime,
+) -> None:
     """Decide a proposal with no order; an open's position ends in `state` unless it has already moved on."""
     with store.transaction() as tx:
         store.proposals.set_status(tx, proposal.id, status, decided_at=now)

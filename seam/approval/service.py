@@ -40,8 +40,15 @@ class Decided:
 
 
 class ApprovalService:
-    def __init__(self, store: Store, broker: BrokerService, settings: Settings, clock: Clock,
-                 paths: SeamPaths, channels: list[CodeChannel] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        broker: BrokerService,
+        settings: Settings,
+        clock: Clock,
+        paths: SeamPaths,
+        channels: list[CodeChannel] | None = None,
+    ) -> None:
         self.store = store
         self.broker = broker
         self.settings = settings
@@ -68,39 +75,93 @@ class ApprovalService:
         now = self.clock.now()
         state = await self.anchor(pair)
         expires = self._expiry(now)
-        bundle = evidence.open_bundle(payload, side, sizing, quote, account, state, open_risk=open_risk,
-                                      mode=self.broker.mode.upper(), link=self.broker.link_state(), now=now,
-                                      expires=expires)
-        draft = _draft("open", intent_id, intent_id, pair, side, sizing.units, payload.entry, payload.stop,
-                       payload.target, bundle, state, intent_sha256, now)
+        bundle = evidence.open_bundle(
+            payload,
+            side,
+            sizing,
+            quote,
+            account,
+            state,
+            open_risk=open_risk,
+            mode=self.broker.mode.upper(),
+            link=self.broker.link_state(),
+            now=now,
+            expires=expires,
+        )
+        draft = _draft(
+            "open",
+            intent_id,
+            intent_id,
+            pair,
+            side,
+            sizing.units,
+            payload.entry,
+            payload.stop,
+            payload.target,
+            bundle,
+            state,
+            intent_sha256,
+            now,
+        )
         return await self.offload(self._open, draft, sizing.risk_usd, expires)
 
     def _open(self, draft: Proposal, risk_usd: float, expires: datetime) -> Proposal:
         proposal = proposals.insert(self.store, draft)
-        self.broker.lifecycle.open(proposal.id, proposal.pair, str(proposal.side), proposal.units,
-                                   entry=proposal.entry, stop=proposal.stop, target=proposal.target,
-                                   risk_usd=risk_usd)
+        self.broker.lifecycle.open(
+            proposal.id,
+            proposal.pair,
+            str(proposal.side),
+            proposal.units,
+            entry=proposal.entry,
+            stop=proposal.stop,
+            target=proposal.target,
+            risk_usd=risk_usd,
+        )
         codes.issue(self.store, proposal, expires, self.channels)
         return proposal
 
-    async def propose_close(self, intent_id: str, intent_sha256: str, position_id: str,
-                            reason: str | None) -> Proposal:
+    async def propose_close(self, intent_id: str, intent_sha256: str, position_id: str, reason: str | None) -> Proposal:
         record = await self.offload(self.broker.lifecycle.find, position_id)
         if record is None:
-            raise IntentError.single("payload.position_id", f"seam tracks no position {position_id!r}; the "
-                                                            "`positions` kind lists the open ones")
+            raise IntentError.single(
+                "payload.position_id",
+                f"seam tracks no position {position_id!r}; the `positions` kind lists the open ones",
+            )
         if record.state not in (S.FILLED, S.MANAGED):
-            raise IntentError.single("payload.position_id", f"position {position_id} is {record.state}, not open: "
-                                                            "only a FILLED or MANAGED position can be closed")
+            raise IntentError.single(
+                "payload.position_id",
+                f"position {position_id} is {record.state}, not open: only a FILLED or MANAGED position can be closed",
+            )
         side = Side(record.side).opposite
         quote = await self.broker.broker.quote(record.pair)
         now = self.clock.now()
         state = await self.anchor(record.pair)
         expires = self._expiry(now)
-        bundle = evidence.close_bundle(record, side, quote, reason, mode=self.broker.mode.upper(),
-                                       link=self.broker.link_state(), now=now, expires=expires)
-        draft = _draft("close", intent_id, position_id, record.pair, side, record.units, None, None, None, bundle,
-                       state, intent_sha256, now)
+        bundle = evidence.close_bundle(
+            record,
+            side,
+            quote,
+            reason,
+            mode=self.broker.mode.upper(),
+            link=self.broker.link_state(),
+            now=now,
+            expires=expires,
+        )
+        draft = _draft(
+            "close",
+            intent_id,
+            position_id,
+            record.pair,
+            side,
+            record.units,
+            None,
+            None,
+            None,
+            bundle,
+            state,
+            intent_sha256,
+            now,
+        )
         return await self.offload(self._close, draft, expires)
 
     def _close(self, draft: Proposal, expires: datetime) -> Proposal:
@@ -131,18 +192,26 @@ class ApprovalService:
     async def decide(self, proposal_id: str, code: str, decision: str, *, via: str) -> Decided:
         proposal = await self.offload(self.get, proposal_id)
         if proposal.status is not ProposalStatus.PENDING:
-            return Decided("failed", f"Proposal {proposal_id} is {proposal.status}; nothing was done.",
-                           {"proposal": proposal_id, "status": str(proposal.status)})
+            return Decided(
+                "failed",
+                f"Proposal {proposal_id} is {proposal.status}; nothing was done.",
+                {"proposal": proposal_id, "status": str(proposal.status)},
+            )
         if decision == "reject":
             return await self.offload(self._reject, proposal, code, via)
         # 1. the stale gate: too old, or the world it was proposed against has changed
         now = self.clock.now()
         changes = stale.changes(proposal, now, await self.anchor(proposal.pair), self.settings.approval.stale_minutes)
         if changes:
-            await self.offload(stale.refuse, self.store, self.broker.lifecycle, proposal, changes, via,
-                               self.clock.now())
-            return Decided("conflict", f"STATE_CONFLICT: proposal {proposal_id} no longer matches the market or the "
-                                       "book; no order was sent.", {"proposal": proposal_id}, changes=changes)
+            await self.offload(
+                stale.refuse, self.store, self.broker.lifecycle, proposal, changes, via, self.clock.now()
+            )
+            return Decided(
+                "conflict",
+                f"STATE_CONFLICT: proposal {proposal_id} no longer matches the market or the book; no order was sent.",
+                {"proposal": proposal_id},
+                changes=changes,
+            )
         # 2. the broker's order path: halt → mode/account/port → this code → pacing → submit
         return await self._submit(proposal, code, via)
 
@@ -160,9 +229,12 @@ class ApprovalService:
         await self.offload(self.follow.after_submit, proposal, orders, via)
         if proposal.kind == "close":
             orders += await self._cancel_protection(proposal.position_id)
-        return Decided("ok", f"Approved by a human via {via}; the order went to the broker.",
-                       {"proposal": proposal.id, "pair": proposal.pair, "side": str(proposal.side),
-                        "units": proposal.units}, orders)
+        return Decided(
+            "ok",
+            f"Approved by a human via {via}; the order went to the broker.",
+            {"proposal": proposal.id, "pair": proposal.pair, "side": str(proposal.side), "units": proposal.units},
+            orders,
+        )
 
     async def check_order(self, request: OrderRequest | BracketRequest, approval: Any) -> None:
         """The approval step of the broker's order path (BrokerService.approval_hook). The check and the spend
@@ -174,20 +246,39 @@ class ApprovalService:
         await self.offload(self._check_and_spend, approval, code)
 
     def _check_and_spend(self, proposal_id: str, code: str) -> None:
-        codes.approve(self.store, self.broker.lifecycle, self.get(proposal_id), code, now=self.clock.now(),
-                      max_tries=self.settings.approval.max_tries)
+        codes.approve(
+            self.store,
+            self.broker.lifecycle,
+            self.get(proposal_id),
+            code,
+            now=self.clock.now(),
+            max_tries=self.settings.approval.max_tries,
+        )
 
     def _reject(self, proposal: Proposal, code: str, via: str) -> Decided:
         """A human's "no" also needs the code; it spends the code and sends nothing."""
         if not codes.matches(self.store, proposal.id, code):
             try:
-                codes.verify(self.store, self.broker.lifecycle, proposal, code, now=self.clock.now(),
-                             max_tries=self.settings.approval.max_tries)  # counts the wrong try and explains
+                codes.verify(
+                    self.store,
+                    self.broker.lifecycle,
+                    proposal,
+                    code,
+                    now=self.clock.now(),
+                    max_tries=self.settings.approval.max_tries,
+                )  # counts the wrong try and explains
             except GuardViolation as exc:
                 return Decided("failed", exc.message, {"proposal": proposal.id, "guard": exc.guard})
         codes.spend(self.store, proposal.id)
-        proposals.close(self.store, self.broker.lifecycle, proposal, ProposalStatus.REJECTED, S.REJECTED,
-                        f"rejected by a human via {via}", self.clock.now())
+        proposals.close(
+            self.store,
+            self.broker.lifecycle,
+            proposal,
+            ProposalStatus.REJECTED,
+            S.REJECTED,
+            f"rejected by a human via {via}",
+            self.clock.now(),
+        )
         self.store.append("APPROVAL", {"proposal": proposal.id, "event": "rejected", "via": via}, intent_id=proposal.id)
         return Decided("ok", f"Rejected by a human via {via}; nothing was sent.", {"proposal": proposal.id})
 
@@ -201,16 +292,43 @@ class ApprovalService:
         return cancelled
 
 
-def _draft(kind: str, proposal_id: str, position_id: str, pair: str, side: Side, units: int, entry: float | None,
-           stop: float | None, target: float | None, bundle: dict[str, Any], state: dict[str, Any],
-           intent_sha256: str, now: datetime) -> Proposal:
-    return Proposal(proposal_id, kind, position_id, pair, side, units, entry, stop, target, bundle, state,
-                    proposals.digest(state), intent_sha256, now, ProposalStatus.PENDING, 0)
+def _draft(
+    kind: str,
+    proposal_id: str,
+    position_id: str,
+    pair: str,
+    side: Side,
+    units: int,
+    entry: float | None,
+    stop: float | None,
+    target: float | None,
+    bundle: dict[str, Any],
+    state: dict[str, Any],
+    intent_sha256: str,
+    now: datetime,
+) -> Proposal:
+    return Proposal(
+        proposal_id,
+        kind,
+        position_id,
+        pair,
+        side,
+        units,
+        entry,
+        stop,
+        target,
+        bundle,
+        state,
+        proposals.digest(state),
+        intent_sha256,
+        now,
+        ProposalStatus.PENDING,
+        0,
+    )
 
 
 def _request(proposal: Proposal) -> OrderRequest | BracketRequest:
     if proposal.kind == "open":
         assert proposal.stop is not None and proposal.target is not None
-        return BracketRequest(proposal.id, proposal.pair, proposal.side, proposal.units, proposal.stop,
-                              proposal.target)
+        return BracketRequest(proposal.id, proposal.pair, proposal.side, proposal.units, proposal.stop, proposal.target)
     return OrderRequest(proposal.id, proposal.pair, proposal.side, proposal.units, OrderType.MARKET)

@@ -26,19 +26,30 @@ def changes(proposal: Proposal, now: datetime, current: dict[str, Any], stale_mi
     return found
 
 
-def refuse(store: Store, lifecycle: Lifecycle, proposal: Proposal, found: list[str], via: str,
-           now: datetime) -> None:
+def refuse(store: Store, lifecycle: Lifecycle, proposal: Proposal, found: list[str], via: str, now: datetime) -> None:
     """Close a stale proposal as a conflict, with the bead that says what changed."""
-    proposals.close(store, lifecycle, proposal, ProposalStatus.CONFLICT, PositionState.EXPIRED,
-                    "STATE_CONFLICT: " + "; ".join(found), now)
-    store.append("APPROVAL", {"proposal": proposal.id, "event": "state_conflict", "changes": found, "via": via},
-                 intent_id=proposal.id)
+    proposals.close(
+        store,
+        lifecycle,
+        proposal,
+        ProposalStatus.CONFLICT,
+        PositionState.EXPIRED,
+        "STATE_CONFLICT: " + "; ".join(found),
+        now,
+    )
+    store.append(
+        "APPROVAL",
+        {"proposal": proposal.id, "event": "state_conflict", "changes": found, "via": via},
+        intent_id=proposal.id,
+    )
 
 
 def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, list):
-        return ", ".join(" ".join(str(x) for x in item) if isinstance(item, list) else str(item)
-                         for item in value) or "none"
+        return (
+            ", ".join(" ".join(str(x) for x in item) if isinstance(item, list) else str(item) for item in value)
+            or "none"
+        )
     return str(value)

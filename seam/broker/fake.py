@@ -34,8 +34,14 @@ from seam.errors import BrokerError, BrokerUnavailable
 
 __all__ = ["DEFAULT_PRICES", "FakeBroker"]
 
-DEFAULT_PRICES = {"EURUSD": 1.0850, "GBPUSD": 1.2650, "USDJPY": 151.20, "AUDUSD": 0.6550, "USDCAD": 1.3650,
-                  "NZDUSD": 0.6050}
+DEFAULT_PRICES = {
+    "EURUSD": 1.0850,
+    "GBPUSD": 1.2650,
+    "USDJPY": 151.20,
+    "AUDUSD": 0.6550,
+    "USDCAD": 1.3650,
+    "NZDUSD": 0.6050,
+}
 SPREAD_PIPS = 0.6
 COMMISSION_PER_UNIT = 0.00002  # 0.2 basis points of notional, with a minimum
 
@@ -43,8 +49,14 @@ COMMISSION_PER_UNIT = 0.00002  # 0.2 basis points of notional, with a minimum
 class FakeBroker:
     mode = Mode.MOCK
 
-    def __init__(self, *, account: str = "MOCK0001", equity: float = 100_000.0, clock: Clock | None = None,
-                 prices: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        account: str = "MOCK0001",
+        equity: float = 100_000.0,
+        clock: Clock | None = None,
+        prices: dict[str, float] | None = None,
+    ) -> None:
         self.account_id = account
         self.clock = clock or SystemClock()
         self._mid = dict(DEFAULT_PRICES if prices is None else prices)
@@ -59,8 +71,8 @@ class FakeBroker:
         self._connected = False
         self._oca: dict[str, list[str]] = {}
         self.sent: list[OrderRequest | BracketRequest] = []  # what reached the "broker": tests count it
-        self.fail_next: Callable[[], None] | None = None      # a fault to raise on the next placement
-        self.drop_after_next_order = False                     # book the next order, then lose the link
+        self.fail_next: Callable[[], None] | None = None  # a fault to raise on the next placement
+        self.drop_after_next_order = False  # book the next order, then lose the link
 
     # -- link -------------------------------------------------------------------------------------
 
@@ -89,13 +101,23 @@ class FakeBroker:
         self._require_link()
         unrealized = sum(self._unrealized(pair, qty, cost) for pair, (qty, cost) in self._positions.items())
         net = self._cash + unrealized
-        return AccountSnapshot(self.account_id, "USD", round(net, 2), round(self._cash, 2), round(net * 30, 2),
-                               round(unrealized, 2), round(self._realized, 2))
+        return AccountSnapshot(
+            self.account_id,
+            "USD",
+            round(net, 2),
+            round(self._cash, 2),
+            round(net * 30, 2),
+            round(unrealized, 2),
+            round(self._realized, 2),
+        )
 
     async def positions(self) -> list[Position]:
         self._require_link()
-        return [Position(self.account_id, pair, qty, cost) for pair, (qty, cost) in sorted(self._positions.items())
-                if qty != 0]
+        return [
+            Position(self.account_id, pair, qty, cost)
+            for pair, (qty, cost) in sorted(self._positions.items())
+            if qty != 0
+        ]
 
     async def open_orders(self) -> list[Order]:
         self._require_link()
@@ -121,8 +143,16 @@ class FakeBroker:
     async def place_order(self, request: OrderRequest) -> Order:
         self._require_link()
         self._before_send(request)
-        order = self._new_order(request.ref, request.pair, request.side, request.quantity, request.order_type,
-                                request.limit_price, request.stop_price, OrderState.WORKING)
+        order = self._new_order(
+            request.ref,
+            request.pair,
+            request.side,
+            request.quantity,
+            request.order_type,
+            request.limit_price,
+            request.stop_price,
+            OrderState.WORKING,
+        )
         self._match(order.pair)
         self._maybe_drop()
         return self._orders[order.order_id]
@@ -131,13 +161,39 @@ class FakeBroker:
         self._require_link()
         self._before_send(request)
         entry_type = OrderType.MARKET if request.entry_limit is None else OrderType.LIMIT
-        parent = self._new_order(request.ref, request.pair, request.side, request.quantity, entry_type,
-                                 request.entry_limit, None, OrderState.WORKING)
+        parent = self._new_order(
+            request.ref,
+            request.pair,
+            request.side,
+            request.quantity,
+            entry_type,
+            request.entry_limit,
+            None,
+            OrderState.WORKING,
+        )
         exit_side = request.side.opposite
-        target = self._new_order(request.ref, request.pair, exit_side, request.quantity, OrderType.LIMIT,
-                                 request.target, None, OrderState.HELD, parent.order_id)
-        stop = self._new_order(request.ref, request.pair, exit_side, request.quantity, OrderType.STOP, None,
-                               request.stop, OrderState.HELD, parent.order_id)
+        target = self._new_order(
+            request.ref,
+            request.pair,
+            exit_side,
+            request.quantity,
+            OrderType.LIMIT,
+            request.target,
+            None,
+            OrderState.HELD,
+            parent.order_id,
+        )
+        stop = self._new_order(
+            request.ref,
+            request.pair,
+            exit_side,
+            request.quantity,
+            OrderType.STOP,
+            None,
+            request.stop,
+            OrderState.HELD,
+            parent.order_id,
+        )
         self._oca[target.order_id] = [stop.order_id]
         self._oca[stop.order_id] = [target.order_id]
         self._match(request.pair)
@@ -192,10 +248,19 @@ class FakeBroker:
         mid = self._mid[pair]
         return Quote(pair, round(mid - half, digits), round(mid + half, digits), self.clock.now())
 
-    def _new_order(self, ref: str, pair: str, side: Side, quantity: int, order_type: OrderType,
-                   limit: float | None, stop: float | None, state: OrderState, parent: str | None = None) -> Order:
-        order = Order(str(next(self._ids)), ref, pair, side, quantity, order_type, state, limit, stop,
-                      parent_id=parent)
+    def _new_order(
+        self,
+        ref: str,
+        pair: str,
+        side: Side,
+        quantity: int,
+        order_type: OrderType,
+        limit: float | None,
+        stop: float | None,
+        state: OrderState,
+        parent: str | None = None,
+    ) -> Order:
+        order = Order(str(next(self._ids)), ref, pair, side, quantity, order_type, state, limit, stop, parent_id=parent)
         self._orders[order.order_id] = order
         self._emit(order)
         return order
@@ -228,8 +293,17 @@ class FakeBroker:
             price = min(touch, order.limit_price) if order.side is Side.BUY else max(touch, order.limit_price)
         notional_usd = order.quantity * (1.0 if order.pair.startswith("USD") else price)
         commission = round(max(2.0, notional_usd * COMMISSION_PER_UNIT), 2)
-        fill = Fill(f"mock-{next(self._exec_ids):06d}", order.order_id, order.ref, order.pair, order.side,
-                    order.quantity, price, self.clock.now(), commission)
+        fill = Fill(
+            f"mock-{next(self._exec_ids):06d}",
+            order.order_id,
+            order.ref,
+            order.pair,
+            order.side,
+            order.quantity,
+            price,
+            self.clock.now(),
+            commission,
+        )
         self._fills.append(fill)
         self._book(fill)
         self._update(order, state=OrderState.FILLED, filled=order.quantity, avg_fill_price=price)

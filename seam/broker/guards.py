@@ -55,13 +55,17 @@ def check_link(mode: Mode, port: int | None, accounts: list[str], configured_acc
     if not accounts:
         raise GuardViolation("mode_account", "the gateway reported no managed accounts")
     if configured_account is not None and configured_account not in accounts:
-        raise GuardViolation("mode_account",
-                             f"the configured account {_mask(configured_account)} is not among the gateway's accounts "
-                             f"({', '.join(_mask(a) for a in accounts)})")
+        raise GuardViolation(
+            "mode_account",
+            f"the configured account {_mask(configured_account)} is not among the gateway's accounts "
+            f"({', '.join(_mask(a) for a in accounts)})",
+        )
     account = configured_account or accounts[0]
     if not _matches(account, expected.account_prefix, mode):
-        raise GuardViolation("mode_account", f"{mode.upper()} mode needs {expected.account_words}; the gateway is "
-                                             f"logged in to {_mask(account)}")
+        raise GuardViolation(
+            "mode_account",
+            f"{mode.upper()} mode needs {expected.account_words}; the gateway is logged in to {_mask(account)}",
+        )
     return account
 
 
@@ -91,5 +95,7 @@ class ModeLock:
     def check(self, requested: Mode | str) -> None:
         # INV: no hot switch of mode; a restart is the only way to change it
         if Mode(requested) is not self.mode:
-            raise GuardViolation("mode_locked", f"the daemon runs in {self.mode.upper()} mode; switching to "
-                                                f"{Mode(requested).upper()} needs a restart")
+            raise GuardViolation(
+                "mode_locked",
+                f"the daemon runs in {self.mode.upper()} mode; switching to {Mode(requested).upper()} needs a restart",
+            )

@@ -1,8 +1,8 @@
 """The position lifecycle: an explicit transition table, persisted, every transition a POSITION bead.
 
-    PROPOSED → APPROVED → SUBMITTED → PARTIALLY_FILLED → FILLED → MANAGED → CLOSING → CLOSED
-    plus REJECTED, CANCELLED, EXPIRED (terminal) and STALLED (no broker update within the
-    configured time while the broker owes one; it returns to where it was when an update arrives).
+PROPOSED → APPROVED → SUBMITTED → PARTIALLY_FILLED → FILLED → MANAGED → CLOSING → CLOSED
+plus REJECTED, CANCELLED, EXPIRED (terminal) and STALLED (no broker update within the
+configured time while the broker owes one; it returns to where it was when an update arrives).
 """
 
 from __future__ import annotations
@@ -49,8 +49,9 @@ TRANSITIONS: dict[PositionState, frozenset[PositionState]] = {
     S.FILLED: frozenset({S.MANAGED, S.CLOSING, S.CLOSED}),
     S.MANAGED: frozenset({S.CLOSING, S.CLOSED}),
     S.CLOSING: frozenset({S.CLOSED, S.MANAGED, S.STALLED}),
-    S.STALLED: frozenset({S.SUBMITTED, S.PARTIALLY_FILLED, S.FILLED, S.MANAGED, S.CLOSING, S.CLOSED,
-                          S.CANCELLED, S.REJECTED}),
+    S.STALLED: frozenset(
+        {S.SUBMITTED, S.PARTIALLY_FILLED, S.FILLED, S.MANAGED, S.CLOSING, S.CLOSED, S.CANCELLED, S.REJECTED}
+    ),
     S.CLOSED: frozenset(),
     S.REJECTED: frozenset(),
     S.CANCELLED: frozenset(),
@@ -60,8 +61,10 @@ TRANSITIONS: dict[PositionState, frozenset[PositionState]] = {
 
 class IllegalTransition(HandlerError):
     def __init__(self, position_id: str, current: PositionState, target: PositionState) -> None:
-        super().__init__(f"position {position_id}: {current} → {target} is not an allowed transition",
-                         "Nothing was changed; `positions` shows where the position stands.")
+        super().__init__(
+            f"position {position_id}: {current} → {target} is not an allowed transition",
+            "Nothing was changed; `positions` shows where the position stands.",
+        )
         self.current = current
         self.target = target
 
@@ -96,8 +99,12 @@ class Lifecycle:
             if self.store.positions.get(position_id, tx) is not None:
                 raise HandlerError(f"position {position_id} already exists", "Use a new id for a new position.")
             self.store.positions.insert(tx, PositionRow(position_id, pair, side, units, S.PROPOSED, None, now, facts))
-            self.store.append("POSITION", {"position": position_id, "from": None, "to": S.PROPOSED, "pair": pair,
-                                           "side": side, "units": units}, intent_id=position_id, conn=tx)
+            self.store.append(
+                "POSITION",
+                {"position": position_id, "from": None, "to": S.PROPOSED, "pair": pair, "side": side, "units": units},
+                intent_id=position_id,
+                conn=tx,
+            )
         return self.get(position_id)
 
     def find(self, position_id: str) -> PositionRecord | None:
@@ -126,10 +133,15 @@ class Lifecycle:
             if target not in TRANSITIONS[current]:
                 raise IllegalTransition(position_id, current, target)
             stalled_from = current if target is S.STALLED else None
-            self.store.positions.update(tx, position_id, state=target, stalled_from=stalled_from, last_update=now,
-                                        facts={**row.facts, **facts})
-            self.store.append("POSITION", {"position": position_id, "from": current, "to": target, "reason": reason,
-                                           **facts}, intent_id=position_id, conn=tx)
+            self.store.positions.update(
+                tx, position_id, state=target, stalled_from=stalled_from, last_update=now, facts={**row.facts, **facts}
+            )
+            self.store.append(
+                "POSITION",
+                {"position": position_id, "from": current, "to": target, "reason": reason, **facts},
+                intent_id=position_id,
+                conn=tx,
+            )
         return self.get(position_id)
 
     def touch(self, position_id: str) -> None:
@@ -148,5 +160,13 @@ class Lifecycle:
 
 
 def _record(row: PositionRow) -> PositionRecord:
-    return PositionRecord(row.id, row.pair, row.side, row.units, PositionState(row.state),
-                          PositionState(row.stalled_from) if row.stalled_from else None, row.last_update, row.facts)
+    return PositionRecord(
+        row.id,
+        row.pair,
+        row.side,
+        row.units,
+        PositionState(row.state),
+        PositionState(row.stalled_from) if row.stalled_from else None,
+        row.last_update,
+        row.facts,
+    )

@@ -32,10 +32,19 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 class LinkSupervisor:
-    def __init__(self, broker: BrokerClient, *, store: Store, alerts: AlertSink, port: int | None,
-                 configured_account: str | None, backoff: Sequence[float] = (5.0, 15.0, 45.0),
-                 sleep: Sleep = asyncio.sleep, on_connected: Callable[[], Awaitable[None]] | None = None,
-                 offload: Offload = in_default_pool) -> None:
+    def __init__(
+        self,
+        broker: BrokerClient,
+        *,
+        store: Store,
+        alerts: AlertSink,
+        port: int | None,
+        configured_account: str | None,
+        backoff: Sequence[float] = (5.0, 15.0, 45.0),
+        sleep: Sleep = asyncio.sleep,
+        on_connected: Callable[[], Awaitable[None]] | None = None,
+        offload: Offload = in_default_pool,
+    ) -> None:
         self.broker = broker
         self.offload = offload  # beads and alerts are blocking writes: never on the loop's thread
         self.store = store
@@ -102,16 +111,23 @@ class LinkSupervisor:
         for attempt, delay in enumerate(self.backoff, start=1):
             await self.sleep(delay)
             self.attempts = attempt
-            await self.offload(self.store.append, "IBKR_SESSION",
-                               {"event": "RECONNECT", "attempt": attempt, "after_seconds": delay})
+            await self.offload(
+                self.store.append, "IBKR_SESSION", {"event": "RECONNECT", "attempt": attempt, "after_seconds": delay}
+            )
             if await self._attempt(event="CONNECT"):
                 return
             self.state = LinkState.RECONNECTING
         self.state = LinkState.ESCALATED
         self.detail = f"gave up after {len(self.backoff)} attempts"
         await self.offload(self.store.append, "IBKR_SESSION", {"event": "ESCALATED", "attempts": len(self.backoff)})
-        await self.offload(self.alerts.raise_alert, Alert("CONNECTION_ROTTING", "Connection rotting — run RB-001",
-                                                          {"attempts": len(self.backoff), "port": self.port}))
+        await self.offload(
+            self.alerts.raise_alert,
+            Alert(
+                "CONNECTION_ROTTING",
+                "Connection rotting — run RB-001",
+                {"attempts": len(self.backoff), "port": self.port},
+            ),
+        )
 
     async def _attempt(self, *, event: str) -> bool:
         try:
@@ -128,8 +144,9 @@ class LinkSupervisor:
             self.guard_failure = exc
             self.state = LinkState.DISCONNECTED
             self.detail = exc.message
-            await self.offload(self.store.append, "GUARD",
-                               {"guard": exc.guard, "message": exc.message, "at": "connect"})
+            await self.offload(
+                self.store.append, "GUARD", {"guard": exc.guard, "message": exc.message, "at": "connect"}
+            )
             await self.offload(self.alerts.raise_alert, Alert("ACCOUNT_MISMATCH", exc.message, {"guard": exc.guard}))
             await self.broker.disconnect()
             return False
@@ -137,8 +154,11 @@ class LinkSupervisor:
         self.state = LinkState.CONNECTED
         self.attempts = 0
         self.detail = ""
-        await self.offload(self.store.append, "IBKR_SESSION", {"event": event, "account": _mask(self.account),
-                                                               "port": self.port, "mode": str(self.broker.mode)})
+        await self.offload(
+            self.store.append,
+            "IBKR_SESSION",
+            {"event": event, "account": _mask(self.account), "port": self.port, "mode": str(self.broker.mode)},
+        )
         if self.on_connected is not None:
             await self.on_connected()
         return True

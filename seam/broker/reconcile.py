@@ -19,8 +19,8 @@ __all__ = ["Difference", "Reconciliation", "compare"]
 
 @dataclass(frozen=True)
 class Difference:
-    what: str        # position | order
-    key: str         # pair or order id
+    what: str  # position | order
+    key: str  # pair or order id
     ours: str
     broker: str
 
@@ -39,8 +39,9 @@ class Reconciliation:
         return bool(self.differences)
 
 
-def compare(ours: list[PositionRecord], broker_positions: list[Position], broker_orders: list[Order],
-            our_refs: set[str]) -> Reconciliation:
+def compare(
+    ours: list[PositionRecord], broker_positions: list[Position], broker_orders: list[Order], our_refs: set[str]
+) -> Reconciliation:
     expected: dict[str, int] = defaultdict(int)
     for record in ours:
         stalled_open = record.state.value == "STALLED" and record.stalled_from in OPEN_AT_BROKER
@@ -52,10 +53,17 @@ def compare(ours: list[PositionRecord], broker_positions: list[Position], broker
         actual[position.pair] += position.quantity
     differences = [
         Difference("position", pair, f"{expected.get(pair, 0):+d}", f"{actual.get(pair, 0):+d}")
-        for pair in sorted(set(expected) | set(actual)) if expected.get(pair, 0) != actual.get(pair, 0)
+        for pair in sorted(set(expected) | set(actual))
+        if expected.get(pair, 0) != actual.get(pair, 0)
     ]
     for order in broker_orders:
         if not order.state.done and order.ref not in our_refs:
-            differences.append(Difference("order", order.order_id, "none", f"{order.side} {order.quantity} "
-                                          f"{order.pair} {order.order_type} (ref {order.ref or '-'})"))
+            differences.append(
+                Difference(
+                    "order",
+                    order.order_id,
+                    "none",
+                    f"{order.side} {order.quantity} {order.pair} {order.order_type} (ref {order.ref or '-'})",
+                )
+            )
     return Reconciliation(differences, len(set(expected) | set(actual)), len(broker_orders))

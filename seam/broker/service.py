@@ -43,12 +43,14 @@ ApprovalHook = Callable[[OrderRequest | BracketRequest, Any], Awaitable[None]]
 async def no_approval_service(request: OrderRequest | BracketRequest, approval: Any) -> None:
     # INV: no order without a human code. A broker service built without an approval service (a console's,
     # a test harness's) has no code to check, so it places nothing.
-    raise GuardViolation("approval", "orders cannot be placed here: this broker service has no approval service "
-                                     "to check a human's code")
+    raise GuardViolation(
+        "approval", "orders cannot be placed here: this broker service has no approval service to check a human's code"
+    )
 
 
-def open_broker(settings: Settings, secrets: Secrets, clock: Clock,
-                on_disconnect: Callable[[str], None] | None = None) -> BrokerClient:
+def open_broker(
+    settings: Settings, secrets: Secrets, clock: Clock, on_disconnect: Callable[[str], None] | None = None
+) -> BrokerClient:
     """The one place that maps the mode to an implementation."""
     mode = Mode(settings.broker.mode)
     check_live_allowed(mode, secrets.allow_live)
@@ -59,9 +61,15 @@ def open_broker(settings: Settings, secrets: Secrets, clock: Clock,
     from seam.broker.ib import IBBroker
 
     account = secrets.ib_account.get_secret_value() if secrets.ib_account else None
-    return IBBroker(mode=mode, host=settings.broker.host, port=settings.broker.port or default_port(mode) or 0,
-                    client_id=settings.broker.client_id, account=account,
-                    timeout=settings.broker.connect_timeout_seconds, on_disconnect=on_disconnect)
+    return IBBroker(
+        mode=mode,
+        host=settings.broker.host,
+        port=settings.broker.port or default_port(mode) or 0,
+        client_id=settings.broker.client_id,
+        account=account,
+        timeout=settings.broker.connect_timeout_seconds,
+        on_disconnect=on_disconnect,
+    )
 
 
 class TokenBucket:
@@ -92,9 +100,19 @@ class TokenBucket:
 
 
 class BrokerService:
-    def __init__(self, broker: BrokerClient, *, settings: Settings, secrets: Secrets, store: Store,
-                 paths: SeamPaths, clock: Clock, sleep: Sleep = asyncio.sleep,
-                 approval_hook: ApprovalHook = no_approval_service, offload: Offload = in_default_pool) -> None:
+    def __init__(
+        self,
+        broker: BrokerClient,
+        *,
+        settings: Settings,
+        secrets: Secrets,
+        store: Store,
+        paths: SeamPaths,
+        clock: Clock,
+        sleep: Sleep = asyncio.sleep,
+        approval_hook: ApprovalHook = no_approval_service,
+        offload: Offload = in_default_pool,
+    ) -> None:
         self.broker = broker
         self.offload = offload  # beads, flags and alerts are blocking writes: never on the loop's thread
         self.settings = settings
@@ -110,11 +128,17 @@ class BrokerService:
         self.lifecycle = Lifecycle(store, clock, stall_after=timedelta(minutes=settings.broker.stall_minutes))
         self.approval_hook = approval_hook
         self.pacer = TokenBucket(settings.broker.orders_per_second, 2, clock, sleep)
-        self.supervisor = LinkSupervisor(broker, store=store, alerts=self.alerts,
-                                         port=self.port if self.mode is not Mode.MOCK else None,
-                                         configured_account=self.configured_account,
-                                         backoff=settings.broker.backoff_seconds, sleep=sleep,
-                                         on_connected=self._on_connected, offload=offload)
+        self.supervisor = LinkSupervisor(
+            broker,
+            store=store,
+            alerts=self.alerts,
+            port=self.port if self.mode is not Mode.MOCK else None,
+            configured_account=self.configured_account,
+            backoff=settings.broker.backoff_seconds,
+            sleep=sleep,
+            on_connected=self._on_connected,
+            offload=offload,
+        )
         self._timers: asyncio.Task[None] | None = None
         self._published: PublishedLink | None = None
         self._published_at: datetime | None = None
@@ -154,9 +178,14 @@ class BrokerService:
             await self._publish_link()
             await self._check_reconnect_request()
             for record in await self.offload(self.lifecycle.check_stalled):
-                await self.offload(self.alerts.raise_alert,
-                                   Alert("POSITION_STALLED", f"position {record.id} has had no broker update",
-                                         {"position": record.id, "was": str(record.stalled_from)}))
+                await self.offload(
+                    self.alerts.raise_alert,
+                    Alert(
+                        "POSITION_STALLED",
+                        f"position {record.id} has had no broker update",
+                        {"position": record.id, "was": str(record.stalled_from)},
+                    ),
+                )
             if elapsed >= interval and self.supervisor.state is LinkState.CONNECTED:
                 elapsed = 0.0
                 try:
@@ -174,11 +203,21 @@ class BrokerService:
         at least every LINK_REFRESH_SECONDS so its time says the owner is still there."""
         info = self.supervisor.info()
         now = self.clock.now()
-        link = PublishedLink(str(info.mode), str(info.state), _mask(info.account), info.port, info.attempts,
-                             info.detail, now.isoformat(timespec="seconds"))
+        link = PublishedLink(
+            str(info.mode),
+            str(info.state),
+            _mask(info.account),
+            info.port,
+            info.attempts,
+            info.detail,
+            now.isoformat(timespec="seconds"),
+        )
         unchanged = self._published is not None and dataclasses.replace(self._published, at=link.at) == link
-        if unchanged and self._published_at is not None and (now - self._published_at).total_seconds() < \
-                LINK_REFRESH_SECONDS:
+        if (
+            unchanged
+            and self._published_at is not None
+            and (now - self._published_at).total_seconds() < LINK_REFRESH_SECONDS
+        ):
             return
         await self.offload(self.store.flags.publish_link, link, self.store.last_seq())
         self._published, self._published_at = link, now
@@ -194,8 +233,10 @@ class BrokerService:
 
     def _require_link(self) -> None:
         if self.supervisor.state is not LinkState.CONNECTED:
-            raise BrokerUnavailable(f"the broker link is {self.supervisor.state}"
-                                    + (f": {self.supervisor.detail}" if self.supervisor.detail else ""))
+            raise BrokerUnavailable(
+                f"the broker link is {self.supervisor.state}"
+                + (f": {self.supervisor.detail}" if self.supervisor.detail else "")
+            )
 
     async def account(self) -> AccountSnapshot:
         self._require_link()
@@ -228,9 +269,11 @@ class BrokerService:
     async def cancel(self, order_id: str, *, reason: str) -> Order:
         self._require_link()
         order = await self.broker.cancel(order_id)
-        await self.offload(self.store.append, "ORDER", {"event": "cancel", "order": order_id, "ref": order.ref,
-                                                        "state": str(order.state),
-                                    "reason": reason})
+        await self.offload(
+            self.store.append,
+            "ORDER",
+            {"event": "cancel", "order": order_id, "ref": order.ref, "state": str(order.state), "reason": reason},
+        )
         return order
 
     async def cancel_all_working_orders(self, *, reason: str, offload: Offload | None = None) -> str:
@@ -245,8 +288,11 @@ class BrokerService:
                 cancelled.append(order.order_id)
             except BrokerError as exc:
                 failed.append(f"{order.order_id} ({exc})")
-        await (offload or self.offload)(self.store.append, "ORDER", {"event": "cancel_all", "reason": reason,
-                                                                     "cancelled": cancelled, "failed": failed})
+        await (offload or self.offload)(
+            self.store.append,
+            "ORDER",
+            {"event": "cancel_all", "reason": reason, "cancelled": cancelled, "failed": failed},
+        )
         text = ", ".join(cancelled) if cancelled else "none were working"
         return text + (f"; could not cancel: {', '.join(failed)}" if failed else "")
 
@@ -259,14 +305,25 @@ class BrokerService:
         records = await self.offload(self.lifecycle.all)
         result = compare(records, positions, orders, {r.id for r in records})
         self.last_reconciliation = result
-        payload = {"trigger": trigger, "drift": result.drift, "differences": [d.describe() for d in result.differences],
-                   "positions_checked": result.positions_checked, "orders_checked": result.orders_checked}
+        payload = {
+            "trigger": trigger,
+            "drift": result.drift,
+            "differences": [d.describe() for d in result.differences],
+            "positions_checked": result.positions_checked,
+            "orders_checked": result.orders_checked,
+        }
         if not result.drift:
             await self.offload(self.store.append, "RECONCILIATION", payload)
             return result
         reason = await self.offload(self._record_drift, payload, len(result.differences))
-        await self.offload(self.alerts.raise_alert, Alert("RECONCILIATION_DRIFT", reason, {
-            f"difference {n}": d.describe() for n, d in enumerate(result.differences, 1)}))
+        await self.offload(
+            self.alerts.raise_alert,
+            Alert(
+                "RECONCILIATION_DRIFT",
+                reason,
+                {f"difference {n}": d.describe() for n, d in enumerate(result.differences, 1)},
+            ),
+        )
         return result
 
     def _record_drift(self, payload: dict[str, Any], differences: int) -> str:
@@ -305,8 +362,12 @@ class BrokerService:
         # INV: one reference, at most one order: a retry finds what an unclear failure may have sent
         existing = await self.broker.orders_by_ref(request.ref)
         if existing:
-            await self.offload(self.store.append, "ORDER", {"event": "found_existing", "ref": request.ref,
-                                        "orders": [o.order_id for o in existing]}, intent_id=request.ref)
+            await self.offload(
+                self.store.append,
+                "ORDER",
+                {"event": "found_existing", "ref": request.ref, "orders": [o.order_id for o in existing]},
+                intent_id=request.ref,
+            )
             return existing
         try:
             if isinstance(request, BracketRequest):
@@ -314,14 +375,29 @@ class BrokerService:
             else:
                 orders = [await self.broker.place_order(request)]
         except BrokerUnavailable as exc:
-            await self.offload(self.store.append, "ORDER", {"event": "unclear", "ref": request.ref, "error": str(exc)},
-                              intent_id=request.ref)
-            raise BrokerUnavailable(f"{exc}; the order may have reached the broker — a retry with the same "
-                                    "reference looks it up first and never sends a second") from exc
-        await self.offload(self.store.append, "ORDER", {"event": "submitted", "ref": request.ref,
-                                                        "orders": [o.order_id for o in orders],
-                                    "pair": request.pair, "side": str(request.side), "units": request.quantity},
-                          intent_id=request.ref)
+            await self.offload(
+                self.store.append,
+                "ORDER",
+                {"event": "unclear", "ref": request.ref, "error": str(exc)},
+                intent_id=request.ref,
+            )
+            raise BrokerUnavailable(
+                f"{exc}; the order may have reached the broker — a retry with the same "
+                "reference looks it up first and never sends a second"
+            ) from exc
+        await self.offload(
+            self.store.append,
+            "ORDER",
+            {
+                "event": "submitted",
+                "ref": request.ref,
+                "orders": [o.order_id for o in orders],
+                "pair": request.pair,
+                "side": str(request.side),
+                "units": request.quantity,
+            },
+            intent_id=request.ref,
+        )
         return orders
 
 

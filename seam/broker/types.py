@@ -46,9 +46,9 @@ class OrderType(StrEnum):
 
 
 class OrderState(StrEnum):
-    PENDING = "pending"        # sent, not yet acknowledged
-    HELD = "held"              # accepted, waiting on its parent (bracket children)
-    WORKING = "working"        # live at the broker
+    PENDING = "pending"  # sent, not yet acknowledged
+    HELD = "held"  # accepted, waiting on its parent (bracket children)
+    WORKING = "working"  # live at the broker
     FILLED = "filled"
     CANCELLED = "cancelled"
     REJECTED = "rejected"
@@ -65,7 +65,7 @@ class LinkState(StrEnum):
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
     RECONNECTING = "reconnecting"
-    ESCALATED = "escalated"   # gave up after the configured attempts; a human must run `seam broker reconnect`
+    ESCALATED = "escalated"  # gave up after the configured attempts; a human must run `seam broker reconnect`
 
 
 def pip_size(pair: str) -> float:
@@ -74,7 +74,7 @@ def pip_size(pair: str) -> float:
 
 @dataclass(frozen=True)
 class OrderRequest:
-    ref: str                      # our reference (the proposal id), sent as orderRef
+    ref: str  # our reference (the proposal id), sent as orderRef
     pair: str
     side: Side
     quantity: int
@@ -131,7 +131,7 @@ class Fill:
 class Position:
     account: str
     pair: str
-    quantity: int             # signed: > 0 long, < 0 short
+    quantity: int  # signed: > 0 long, < 0 short
     avg_cost: float
 
 

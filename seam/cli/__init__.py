@@ -45,12 +45,18 @@ EXAMPLES = """Examples:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--seam", metavar="DIR", default=argparse.SUPPRESS,
-                        help="the seam folder (default: $SEAM_ROOT, else the current folder)")
+    common.add_argument(
+        "--seam",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="the seam folder (default: $SEAM_ROOT, else the current folder)",
+    )
     parser = argparse.ArgumentParser(
-        prog="seam", parents=[common],
+        prog="seam",
+        parents=[common],
         description="A file seam between an AI agent and a trading desk: YAML intents in, markdown responses out.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"seam {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

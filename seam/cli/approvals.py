@@ -37,14 +37,20 @@ _COLUMNS = ("proposal", "kind", "pair", "side", "units", "entry · stop · targe
 
 
 def add_approvals(sub: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("approvals", parents=[common],
-                       help="list proposals waiting for approval, with their codes (a person at a terminal only)")
+    p = sub.add_parser(
+        "approvals",
+        parents=[common],
+        help="list proposals waiting for approval, with their codes (a person at a terminal only)",
+    )
     p.set_defaults(func=cmd_approvals)
 
 
 def add_approve(sub: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("approve", parents=[common],
-                       help="approve (or --reject) a proposal: shows the evidence and asks one yes/no question")
+    p = sub.add_parser(
+        "approve",
+        parents=[common],
+        help="approve (or --reject) a proposal: shows the evidence and asks one yes/no question",
+    )
     p.add_argument("proposal", help="the proposal id (the signal's or close's intent id)")
     p.add_argument("--code", help="the 6-digit code (for scripts; without it a terminal is required)")
     p.add_argument("--reject", action="store_true", help="reject instead of approve")
@@ -83,9 +89,17 @@ def cmd_approvals(args: argparse.Namespace) -> int:
     for proposal in proposals:
         code, expires = codes.get(proposal.id, ("-", "-"))
         levels = f"{proposal.entry} · {proposal.stop} · {proposal.target}" if proposal.entry else "market"
-        table.add_row(proposal.id, proposal.kind, proposal.pair, proposal.side, f"{proposal.units:,}", levels,
-                      str(proposal.evidence.get("reward_risk", "-")), code,
-                      expires[11:19] if len(expires) > 19 else expires)
+        table.add_row(
+            proposal.id,
+            proposal.kind,
+            proposal.pair,
+            proposal.side,
+            f"{proposal.units:,}",
+            levels,
+            str(proposal.evidence.get("reward_risk", "-")),
+            code,
+            expires[11:19] if len(expires) > 19 else expires,
+        )
     out.print(table)
     out.print("Approve with `seam approve PROPOSAL`; reject with `seam approve PROPOSAL --reject`.")
     return EXIT_OK
@@ -102,8 +116,13 @@ def cmd_approve(args: argparse.Namespace) -> int:
         if isinstance(asked, int):  # refused here, or the person said no: that exit code
             return asked
         code = asked
-    intent = {"seam": 1, "id": f"{decision}-{args.proposal}-{os.urandom(2).hex()}"[:64], "kind": "approve",
-              "session_id": "console", "payload": {"proposal": args.proposal, "code": code, "decision": decision}}
+    intent = {
+        "seam": 1,
+        "id": f"{decision}-{args.proposal}-{os.urandom(2).hex()}"[:64],
+        "kind": "approve",
+        "session_id": "console",
+        "payload": {"proposal": args.proposal, "code": code, "decision": decision},
+    }
     # The same path as an agent's approve intent: stale gate, then the order path with the code check.
     return submit_and_print(paths, config, intent, timeout=args.timeout)
 

@@ -32,8 +32,9 @@ def cmd_beads_verify(args: argparse.Namespace) -> int:
     if result.ok:
         out.print(f"[green]chain intact[/]: {result.count} bead(s) verified")
         return EXIT_OK
-    out.print(f"[red]chain broken[/] at bead {result.first_bad}: {result.reason} "
-              f"({result.count} bead(s) before it verified)")
+    out.print(
+        f"[red]chain broken[/] at bead {result.first_bad}: {result.reason} ({result.count} bead(s) before it verified)"
+    )
     return EXIT_NOT_OK
 
 
@@ -52,8 +53,11 @@ def _tail(store: Store, *, lines: int, type_: str | None, follow: bool) -> None:
     last = max(0, store.last_seq() - lines)
     while True:
         for bead in store.beads(after=last, type_=type_):
-            out.print(f"{bead.seq:>7} {bead.at} {bead.type:<14} {bead.intent_id or '-':<24} "
-                      f"{json.dumps(bead.payload, sort_keys=True)}", markup=False)
+            out.print(
+                f"{bead.seq:>7} {bead.at} {bead.type:<14} {bead.intent_id or '-':<24} "
+                f"{json.dumps(bead.payload, sort_keys=True)}",
+                markup=False,
+            )
             last = bead.seq
         if not follow:
             return

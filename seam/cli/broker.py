@@ -18,8 +18,9 @@ def add_broker(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     broker_sub = broker.add_subparsers(dest="broker_command", metavar="ACTION", required=True)
     p = broker_sub.add_parser("status", parents=[common], help="mode, account, port and link state")
     p.set_defaults(func=cmd_broker_status)
-    p = broker_sub.add_parser("reconnect", parents=[common],
-                              help="ask the running daemon to reconnect now (after an escalation, RB-001)")
+    p = broker_sub.add_parser(
+        "reconnect", parents=[common], help="ask the running daemon to reconnect now (after an escalation, RB-001)"
+    )
     p.set_defaults(func=cmd_broker_reconnect)
 
 
@@ -43,10 +44,16 @@ def _configured_rows(table: Table, config: LoadedConfig) -> None:
     broker = config.settings.broker
     mode = Mode(broker.mode)
     table.add_row("mode (configured)", mode.upper())
-    table.add_row("gateway", "in-process fake broker" if mode is Mode.MOCK
-                  else f"{broker.host}:{broker.port or default_port(mode)} (client id {broker.client_id})")
-    table.add_row("account (configured)", "from the gateway" if config.secrets.ib_account is None
-                  else "set (SEAM_IB_ACCOUNT, redacted)")
+    table.add_row(
+        "gateway",
+        "in-process fake broker"
+        if mode is Mode.MOCK
+        else f"{broker.host}:{broker.port or default_port(mode)} (client id {broker.client_id})",
+    )
+    table.add_row(
+        "account (configured)",
+        "from the gateway" if config.secrets.ib_account is None else "set (SEAM_IB_ACCOUNT, redacted)",
+    )
     table.add_row("live allowed", "yes (IBKR_ALLOW_LIVE=true)" if config.secrets.allow_live else "no")
 
 

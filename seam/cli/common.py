@@ -84,8 +84,11 @@ def clock() -> Clock:
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level, logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 def interactive() -> bool:
@@ -99,8 +102,10 @@ def refuse_without_terminal(what: str, config: LoadedConfig) -> int | None:
         err.print(f"seam: {what} is off in strict mode: approval codes go to Telegram only")
         return EXIT_USAGE
     if not interactive():
-        err.print(f"seam: {what} shows approval codes and needs a person at an interactive terminal "
-                  "(scripts: `seam approve PROPOSAL --code CODE`)")
+        err.print(
+            f"seam: {what} shows approval codes and needs a person at an interactive terminal "
+            "(scripts: `seam approve PROPOSAL --code CODE`)"
+        )
         return EXIT_USAGE
     return None
 

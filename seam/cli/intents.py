@@ -68,16 +68,20 @@ def cmd_submit(args: argparse.Namespace) -> int:
     require_seam(paths)
     config = load(paths)
     try:
-        data = sys.stdin.buffer.read(config.settings.intake.max_bytes + 1) if args.file == "-" \
+        data = (
+            sys.stdin.buffer.read(config.settings.intake.max_bytes + 1)
+            if args.file == "-"
             else Path(args.file).read_bytes()
+        )
     except OSError as exc:
         err.print(f"seam: cannot read {args.file}: {exc.strerror or exc}; nothing was sent", markup=False)
         return EXIT_USAGE
     return submit_and_print(paths, config, data, timeout=args.timeout, wait=not args.no_wait)
 
 
-def submit_and_print(paths: SeamPaths, config: LoadedConfig, intent: bytes | Mapping[str, Any], *, timeout: float,
-                     wait: bool = True) -> int:
+def submit_and_print(
+    paths: SeamPaths, config: LoadedConfig, intent: bytes | Mapping[str, Any], *, timeout: float, wait: bool = True
+) -> int:
     """Check the intent here, write it atomically, wait for the response that matches it, print it."""
     try:
         submitted = client.submit(paths, config, intent, clock=clock())
@@ -108,8 +112,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for name in args.files:
         path = Path(name)
         try:
-            intent = client.check_intent(_read_capped(path, config.settings.intake.max_bytes), config,
-                                         clock=market_clock)
+            intent = client.check_intent(
+                _read_capped(path, config.settings.intake.max_bytes), config, clock=market_clock
+            )
         except OSError as exc:
             bad += 1
             out.print(f"[red]INVALID[/] {escape(str(path))}: cannot read: {escape(str(exc.strerror))}")

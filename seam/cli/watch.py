@@ -29,14 +29,19 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     paths = seam_paths(args)
     require_seam(paths)
-    flags = {"intake.polling": True if args.polling else None, "handlers.concurrency": args.concurrency,
-             "intake.rescan_seconds": args.rescan_seconds, "log.level": args.log_level}
+    flags = {
+        "intake.polling": True if args.polling else None,
+        "handlers.concurrency": args.concurrency,
+        "intake.rescan_seconds": args.rescan_seconds,
+        "log.level": args.log_level,
+    }
     config = load(paths, flags)
     setup_logging(config.settings.log.level)
     market_clock = clock()
     if isinstance(market_clock, ShiftedClock):
-        logger.warning("the market clock is simulated: it started at %s (SEAM_CLOCK_START)",
-                       market_clock.start.isoformat())
+        logger.warning(
+            "the market clock is simulated: it started at %s (SEAM_CLOCK_START)", market_clock.start.isoformat()
+        )
     daemon = Daemon(paths, config, clock=market_clock)
 
     async def run() -> None:
@@ -44,8 +49,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
             install_signal_handlers(daemon)
         summary = await daemon.run(once=args.once)
         if args.once:
-            err.print(f"answered {summary.answered} intent(s): "
-                      + (", ".join(f"{k} {v}" for k, v in sorted(summary.by_status.items())) or "none"))
+            err.print(
+                f"answered {summary.answered} intent(s): "
+                + (", ".join(f"{k} {v}" for k, v in sorted(summary.by_status.items())) or "none")
+            )
 
     asyncio.run(run())
     return EXIT_OK

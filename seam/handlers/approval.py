@@ -25,12 +25,23 @@ async def handle_signal(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
 
 
 async def _record_signal(ctx: HandlerContext, intent: ValidIntent, payload: WatchSignal) -> Outcome:
-    bead = await ctx.blocking(ctx.store.append, "SIGNAL", {
-        "signal": payload.signal, "pair": str(payload.pair), "direction": payload.direction,
-        "confidence": payload.confidence, "setup": payload.setup_type, "source": payload.source,
-    }, intent_id=intent.id, session_id=intent.envelope.session_id)
-    return Outcome(Status.OK, "signal_recorded", {"p": payload.model_dump(mode="json"),
-                                                  "sources": [f"bead {bead.seq}"]})
+    bead = await ctx.blocking(
+        ctx.store.append,
+        "SIGNAL",
+        {
+            "signal": payload.signal,
+            "pair": str(payload.pair),
+            "direction": payload.direction,
+            "confidence": payload.confidence,
+            "setup": payload.setup_type,
+            "source": payload.source,
+        },
+        intent_id=intent.id,
+        session_id=intent.envelope.session_id,
+    )
+    return Outcome(
+        Status.OK, "signal_recorded", {"p": payload.model_dump(mode="json"), "sources": [f"bead {bead.seq}"]}
+    )
 
 
 async def handle_close(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
@@ -41,20 +52,43 @@ async def handle_close(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
 
 
 async def _waiting(ctx: HandlerContext, template: str, proposal: Proposal) -> Outcome:
-    return Outcome(Status.PENDING_APPROVAL, template, {"proposal": proposal.id, "e": proposal.evidence,
-                                                       "anchor": proposal.anchor_hash[:12],
-                                                       "strict": ctx.settings.approval.strict,
-                                                       "sources": [f"bead {await ctx.blocking(ctx.store.last_seq)}"]})
+    return Outcome(
+        Status.PENDING_APPROVAL,
+        template,
+        {
+            "proposal": proposal.id,
+            "e": proposal.evidence,
+            "anchor": proposal.anchor_hash[:12],
+            "strict": ctx.settings.approval.strict,
+            "sources": [f"bead {await ctx.blocking(ctx.store.last_seq)}"],
+        },
+    )
 
 
 async def handle_approve(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
     payload = intent.payload_as(ApprovePayload)
     service = ctx.require_approval()
-    decided = await service.decide(payload.proposal, payload.code, payload.decision,
-                                   via=f"approve intent {intent.id}")
+    decided = await service.decide(payload.proposal, payload.code, payload.decision, via=f"approve intent {intent.id}")
     status = {"ok": Status.OK, "conflict": Status.CONFLICT}.get(decided.status, Status.FAILED)
-    orders = [{"id": o.order_id, "type": o.order_type, "side": o.side, "units": f"{o.quantity:,d}",
-               "price": o.limit_price or o.stop_price or "market", "state": o.state} for o in decided.orders]
-    return Outcome(status, "decision", {"headline": decided.headline, "facts": decided.facts, "orders": orders,
-                                        "changes": decided.changes,
-                                        "sources": [f"bead {await ctx.blocking(ctx.store.last_seq)}"]})
+    orders = [
+        {
+            "id": o.order_id,
+            "type": o.order_type,
+            "side": o.side,
+            "units": f"{o.quantity:,d}",
+            "price": o.limit_price or o.stop_price or "market",
+            "state": o.state,
+        }
+        for o in decided.orders
+    ]
+    return Outcome(
+        status,
+        "decision",
+        {
+            "headline": decided.headline,
+            "facts": decided.facts,
+            "orders": orders,
+            "changes": decided.changes,
+            "sources": [f"bead {await ctx.blocking(ctx.store.last_seq)}"],
+        },
+    )

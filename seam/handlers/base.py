@@ -39,14 +39,18 @@ class HandlerContext:
 
     def require_broker(self) -> BrokerService:
         if self.broker is None:
-            raise HandlerError("this process has no broker: only the daemon that owns the broker handles this kind",
-                               "Send it through the seam with `seam watch` running.")
+            raise HandlerError(
+                "this process has no broker: only the daemon that owns the broker handles this kind",
+                "Send it through the seam with `seam watch` running.",
+            )
         return self.broker
 
     def require_approval(self) -> ApprovalService:
         if self.approval is None:
-            raise HandlerError("this process has no approval service: only the daemon that owns the broker "
-                               "handles this kind", "Send it through the seam with `seam watch` running.")
+            raise HandlerError(
+                "this process has no approval service: only the daemon that owns the broker handles this kind",
+                "Send it through the seam with `seam watch` running.",
+            )
         return self.approval
 
     async def blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -18,8 +18,12 @@ async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
     payload = intent.payload_as(HaltPayload)
     # the flag goes on first: from this instant no capital action can pass the order path
     halt, was_halted = await ctx.blocking(
-        ctx.store.halt_on, payload.reason, by=f"halt intent {intent.id}", intent_id=intent.id,
-        session_id=intent.envelope.session_id, facts={"cancelled": "pending"},
+        ctx.store.halt_on,
+        payload.reason,
+        by=f"halt intent {intent.id}",
+        intent_id=intent.id,
+        session_id=intent.envelope.session_id,
+        facts={"cancelled": "pending"},
     )
     if not payload.cancel_orders:
         cancelled = "none: cancel_orders was false"
@@ -27,10 +31,18 @@ async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
         cancelled = "none: no broker is attached"
     else:
         cancelled = await broker.cancel_all_working_orders(reason=f"halt {intent.id}", offload=ctx.blocking)
-    return Outcome(Status.OK, "halt", {
-        "reason": halt.reason, "halted_at": halt.at, "was_halted": was_halted, "cancelled": cancelled,
-        "sources": [f"bead {halt.bead}"],
-    }, title="HALT")
+    return Outcome(
+        Status.OK,
+        "halt",
+        {
+            "reason": halt.reason,
+            "halted_at": halt.at,
+            "was_halted": was_halted,
+            "cancelled": cancelled,
+            "sources": [f"bead {halt.bead}"],
+        },
+        title="HALT",
+    )
 
 
 NO_BROKER_LINK = "unknown (no daemon has published it)"

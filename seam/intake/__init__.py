@@ -1,8 +1,8 @@
 """Intake stage: find complete intent files in incoming/, claim each by rename, exactly once.
 
-    files.py      which names are intents, when a file is complete, the claim by rename, filing away
-    watch.py      filesystem events as hints (inotify through watchdog, or polling)
-    scheduler.py  what runs next: newest arrivals first, halts straight to the priority lane
+files.py      which names are intents, when a file is complete, the claim by rename, filing away
+watch.py      filesystem events as hints (inotify through watchdog, or polling)
+scheduler.py  what runs next: newest arrivals first, halts straight to the priority lane
 """
 
 from __future__ import annotations

@@ -78,9 +78,9 @@ def _scandir(folder: Path) -> list[os.DirEntry[str]]:
 
 
 class Readiness(Enum):
-    READY = "ready"            # complete: claim it
-    WRITING = "writing"        # a writer still has it open, or it is still changing
-    SYMLINK = "symlink"        # refused with a response, never followed
+    READY = "ready"  # complete: claim it
+    WRITING = "writing"  # a writer still has it open, or it is still changing
+    SYMLINK = "symlink"  # refused with a response, never followed
     NOT_A_FILE = "not_a_file"  # directory, FIFO, socket, device: left alone
     GONE = "gone"
 
@@ -182,7 +182,8 @@ def live_owners(processing: Path) -> list[str]:
     return sorted(
         entry.name
         for entry in _scandir(processing)
-        if entry.is_dir(follow_symlinks=False) and not entry.name.startswith(".")
+        if entry.is_dir(follow_symlinks=False)
+        and not entry.name.startswith(".")
         and not _lock_is_free(Path(entry.path) / LOCK_NAME)
     )
 

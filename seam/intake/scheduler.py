@@ -35,8 +35,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RECHECK_SECONDS = 0.05  # how often files still being written are looked at again
-SWEEP_NEWEST = 16       # while busy, the newest files no event has announced are looked at each tick
-INTAKE_CHUNK = 32       # names looked at per intake round (see _intake_loop)
+SWEEP_NEWEST = 16  # while busy, the newest files no event has announced are looked at each tick
+INTAKE_CHUNK = 32  # names looked at per intake round (see _intake_loop)
 
 ObserverFactory = Callable[[Path, Callable[[str | None], None]], BaseObserver]
 Offload = Callable[..., Awaitable[Any]]
@@ -45,8 +45,15 @@ Job = tuple[Path | None, str]
 
 
 class IntakeScheduler:
-    def __init__(self, paths: SeamPaths, settings: IntakeSettings, claimant: Claimant, priority_kinds: frozenset[str],
-                 offload: Offload, observer_factory: ObserverFactory | None = None) -> None:
+    def __init__(
+        self,
+        paths: SeamPaths,
+        settings: IntakeSettings,
+        claimant: Claimant,
+        priority_kinds: frozenset[str],
+        offload: Offload,
+        observer_factory: ObserverFactory | None = None,
+    ) -> None:
         self.paths = paths
         self.settings = settings
         self.claimant = claimant
@@ -94,8 +101,10 @@ class IntakeScheduler:
             self._enqueue_claimed(claimed, priority=self._is_priority_file(claimed))
 
     def queue_depth(self) -> dict[str, int]:
-        return {"incoming": len(self._queued) + len(self._writing),
-                "processing": count_processing(self.paths.processing)}
+        return {
+            "incoming": len(self._queued) + len(self._writing),
+            "processing": count_processing(self.paths.processing),
+        }
 
     def done(self, lane: str) -> None:
         """A job taken from `lane` has finished, whatever its outcome."""
@@ -130,8 +139,12 @@ class IntakeScheduler:
         if self._observer_factory is not None:
             observer = self._observer_factory(self.paths.incoming, hint)
         else:
-            observer = make_observer(self.paths.incoming, hint, polling=self.settings.polling,
-                                     polling_interval=self.settings.polling_interval_seconds)
+            observer = make_observer(
+                self.paths.incoming,
+                hint,
+                polling=self.settings.polling,
+                polling_interval=self.settings.polling_interval_seconds,
+            )
         observer.start()
         return observer
 
@@ -194,8 +207,14 @@ class IntakeScheduler:
         """The `count` newest candidate files no hint has queued yet, and how many such files there are."""
         try:
             with os.scandir(self.paths.incoming) as listing:
-                entries = [e for e in listing if e.name not in self._queued and e.name not in self._ignored
-                           and e.name not in self._writing and is_candidate(e.name)]
+                entries = [
+                    e
+                    for e in listing
+                    if e.name not in self._queued
+                    and e.name not in self._ignored
+                    and e.name not in self._writing
+                    and is_candidate(e.name)
+                ]
         except FileNotFoundError:
             return [], 0
         newest = sorted(entries, key=_arrival_order, reverse=True)[:count]
@@ -281,8 +300,9 @@ class IntakeScheduler:
     async def drain(self) -> None:
         await self._idle.wait()
         if self._writing:
-            logger.warning("left %d file(s) that are still being written: %s", len(self._writing),
-                           ", ".join(sorted(self._writing)))
+            logger.warning(
+                "left %d file(s) that are still being written: %s", len(self._writing), ", ".join(sorted(self._writing))
+            )
 
     def drop_unstarted(self) -> None:
         """On stop, forget queued work that no worker has started: unclaimed files stay in incoming/,
@@ -298,8 +318,7 @@ class IntakeScheduler:
         try:
             await asyncio.wait_for(self._idle.wait(), timeout=timeout)
         except TimeoutError:
-            logger.warning("stopping with %d intent(s) unfinished; they are resumed at the next start",
-                           self._inflight)
+            logger.warning("stopping with %d intent(s) unfinished; they are resumed at the next start", self._inflight)
 
 
 def _arrival_order(entry: os.DirEntry[str]) -> tuple[float, str]:

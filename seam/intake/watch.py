@@ -72,8 +72,9 @@ def _incoming_observer(hint: Callable[[str | None], None], incoming: Path) -> Ba
     return IncomingObserver()
 
 
-def make_observer(incoming: Path, hint: Callable[[str | None], None], *, polling: bool,
-                  polling_interval: float) -> BaseObserver:
+def make_observer(
+    incoming: Path, hint: Callable[[str | None], None], *, polling: bool, polling_interval: float
+) -> BaseObserver:
     observer = None if polling else _incoming_observer(hint, incoming)
     if observer is None:
         observer = PollingObserver(timeout=polling_interval) if polling else Observer()

@@ -77,12 +77,20 @@ class Store:
 
     # -- beads ----------------------------------------------------------------------------------------
 
-    def append(self, type_: str, payload: dict[str, Any], *, intent_id: str | None = None,
-               session_id: str | None = None, conn: sqlite3.Connection | None = None) -> Bead:
+    def append(
+        self,
+        type_: str,
+        payload: dict[str, Any],
+        *,
+        intent_id: str | None = None,
+        session_id: str | None = None,
+        conn: sqlite3.Connection | None = None,
+    ) -> Bead:
         return self._beads.append(type_, payload, intent_id=intent_id, session_id=session_id, conn=conn)
 
-    def beads(self, *, after: int = 0, type_: str | None = None, intent_id: str | None = None,
-              limit: int | None = None) -> list[Bead]:
+    def beads(
+        self, *, after: int = 0, type_: str | None = None, intent_id: str | None = None, limit: int | None = None
+    ) -> list[Bead]:
         return self._beads.list(after=after, type_=type_, intent_id=intent_id, limit=limit)
 
     def last_seq(self) -> int:
@@ -93,8 +101,16 @@ class Store:
 
     # -- the halt flag: its one writer ----------------------------------------------------------------
 
-    def halt_on(self, reason: str, *, by: str, intent_id: str | None = None, session_id: str | None = None,
-                facts: dict[str, Any] | None = None, conn: sqlite3.Connection | None = None) -> tuple[Halt, bool]:
+    def halt_on(
+        self,
+        reason: str,
+        *,
+        by: str,
+        intent_id: str | None = None,
+        session_id: str | None = None,
+        facts: dict[str, Any] | None = None,
+        conn: sqlite3.Connection | None = None,
+    ) -> tuple[Halt, bool]:
         """Turn the halt flag on (idempotent) with a HALT bead, in one transaction (`conn`'s when given);
         returns (the flag, whether it was on already)."""
         if conn is None:
@@ -102,8 +118,13 @@ class Store:
                 return self.halt_on(reason, by=by, intent_id=intent_id, session_id=session_id, facts=facts, conn=tx)
         was_on = self.flags.halt(conn) is not None
         at = self.clock.now().isoformat(timespec="milliseconds")
-        bead = self.append("HALT", {"event": "on", "reason": reason, "by": by, "was_halted": was_on, **(facts or {})},
-                           intent_id=intent_id, session_id=session_id, conn=conn)
+        bead = self.append(
+            "HALT",
+            {"event": "on", "reason": reason, "by": by, "was_halted": was_on, **(facts or {})},
+            intent_id=intent_id,
+            session_id=session_id,
+            conn=conn,
+        )
         halt = Halt(True, reason, at, bead.seq, by)
         self.flags.write_halt(conn, halt)
         return halt, was_on
@@ -113,6 +134,7 @@ class Store:
         with self.transaction() as tx:
             was_on = self.flags.halt(tx) is not None
             bead = self.append("HALT", {"event": "off", "by": by, "note": note, "was_on": was_on}, conn=tx)
-            self.flags.write_halt(tx, Halt(False, "", self.clock.now().isoformat(timespec="milliseconds"),
-                                           bead.seq, by))
+            self.flags.write_halt(
+                tx, Halt(False, "", self.clock.now().isoformat(timespec="milliseconds"), bead.seq, by)
+            )
         return was_on

@@ -24,8 +24,9 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def bead_hash(seq: int, type_: str, at: str, intent_id: str | None, session_id: str | None,
-              payload: str, prev_hash: str) -> str:
+def bead_hash(
+    seq: int, type_: str, at: str, intent_id: str | None, session_id: str | None, payload: str, prev_hash: str
+) -> str:
     material = canonical_json([seq, type_, at, intent_id, session_id, payload, prev_hash])
     return hashlib.sha256(material.encode()).hexdigest()
 
@@ -54,8 +55,15 @@ class Beads:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def append(self, type_: str, payload: dict[str, Any], *, intent_id: str | None = None,
-               session_id: str | None = None, conn: sqlite3.Connection | None = None) -> Bead:
+    def append(
+        self,
+        type_: str,
+        payload: dict[str, Any],
+        *,
+        intent_id: str | None = None,
+        session_id: str | None = None,
+        conn: sqlite3.Connection | None = None,
+    ) -> Bead:
         """Append one bead; inside a transaction pass its connection, otherwise one is opened."""
         if conn is None:
             with self.db.transaction() as tx:
@@ -65,12 +73,15 @@ class Beads:
         at = self.db.clock.now().isoformat(timespec="milliseconds")
         body = canonical_json(payload)
         digest = bead_hash(seq, type_, at, intent_id, session_id, body, prev)
-        conn.execute(f"INSERT INTO beads({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     (seq, type_, at, intent_id, session_id, body, prev, digest))
+        conn.execute(
+            f"INSERT INTO beads({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, type_, at, intent_id, session_id, body, prev, digest),
+        )
         return Bead(seq, type_, at, intent_id, session_id, payload, prev, digest)
 
-    def list(self, *, after: int = 0, type_: str | None = None, intent_id: str | None = None,
-             limit: int | None = None) -> list[Bead]:
+    def list(
+        self, *, after: int = 0, type_: str | None = None, intent_id: str | None = None, limit: int | None = None
+    ) -> list[Bead]:
         query = f"SELECT {_COLUMNS} FROM beads WHERE seq > ?"
         args: list[Any] = [after]
         if type_ is not None:
@@ -95,8 +106,9 @@ class Beads:
         cursor = self.db.conn().execute(f"SELECT {_COLUMNS} FROM beads ORDER BY seq")
         for seq, type_, at, intent_id, session_id, payload, stored_prev, stored_hash in cursor:
             if seq != expected_seq:
-                return VerifyResult(False, count, expected_seq,
-                                    f"bead {expected_seq} is missing (the next bead present is {seq})")
+                return VerifyResult(
+                    False, count, expected_seq, f"bead {expected_seq} is missing (the next bead present is {seq})"
+                )
             if stored_prev != prev_hash:
                 return VerifyResult(False, count, seq, f"bead {seq} does not chain to bead {seq - 1}")
             if bead_hash(seq, type_, at, intent_id, session_id, payload, stored_prev) != stored_hash:

@@ -27,41 +27,49 @@ Migration = tuple[int, str, tuple[str, ...]]
 
 # version, what it adds, its statements. Append only: a released step is never edited.
 MIGRATIONS: tuple[Migration, ...] = (
-    (1, "beads, the intent ledger and flags", (
-        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        """CREATE TABLE IF NOT EXISTS beads (
+    (
+        1,
+        "beads, the intent ledger and flags",
+        (
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            """CREATE TABLE IF NOT EXISTS beads (
             seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at TEXT NOT NULL, intent_id TEXT, session_id TEXT,
             payload TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)""",
-        "CREATE INDEX IF NOT EXISTS beads_type ON beads(type, seq)",
-        "CREATE INDEX IF NOT EXISTS beads_intent ON beads(intent_id)",
-        """CREATE TRIGGER IF NOT EXISTS beads_append_only_update BEFORE UPDATE ON beads
+            "CREATE INDEX IF NOT EXISTS beads_type ON beads(type, seq)",
+            "CREATE INDEX IF NOT EXISTS beads_intent ON beads(intent_id)",
+            """CREATE TRIGGER IF NOT EXISTS beads_append_only_update BEFORE UPDATE ON beads
             BEGIN SELECT RAISE(ABORT, 'beads are append-only'); END""",
-        """CREATE TRIGGER IF NOT EXISTS beads_append_only_delete BEFORE DELETE ON beads
+            """CREATE TRIGGER IF NOT EXISTS beads_append_only_delete BEFORE DELETE ON beads
             BEGIN SELECT RAISE(ABORT, 'beads are append-only'); END""",
-        """CREATE TABLE IF NOT EXISTS ledger (
+            """CREATE TABLE IF NOT EXISTS ledger (
             id TEXT PRIMARY KEY, intent_sha256 TEXT NOT NULL, kind TEXT, status TEXT NOT NULL, owner TEXT,
             response_name TEXT, response TEXT, bead INTEGER, updated_at TEXT NOT NULL)""",
-        "CREATE INDEX IF NOT EXISTS ledger_status ON ledger(status)",
-        """CREATE TABLE IF NOT EXISTS flags (
+            "CREATE INDEX IF NOT EXISTS ledger_status ON ledger(status)",
+            """CREATE TABLE IF NOT EXISTS flags (
             name TEXT PRIMARY KEY, value TEXT NOT NULL, bead INTEGER, updated_at TEXT NOT NULL)""",
-    )),
+        ),
+    ),
     # Release 0.1.0 created these lazily, when a daemon first built its broker and approval services, and
     # still recorded version 1; so a seam at version 1 may or may not have them (IF NOT EXISTS).
-    (2, "proposals, approval codes and the position lifecycle", (
-        """CREATE TABLE IF NOT EXISTS proposals (
+    (
+        2,
+        "proposals, approval codes and the position lifecycle",
+        (
+            """CREATE TABLE IF NOT EXISTS proposals (
             id TEXT PRIMARY KEY, kind TEXT NOT NULL, position_id TEXT NOT NULL, pair TEXT NOT NULL,
             side TEXT NOT NULL, units INTEGER NOT NULL, entry REAL, stop REAL, target REAL, evidence TEXT NOT NULL,
             anchor TEXT NOT NULL, anchor_hash TEXT NOT NULL, intent_sha256 TEXT NOT NULL, created_at TEXT NOT NULL,
             status TEXT NOT NULL, tries INTEGER NOT NULL DEFAULT 0, decided_at TEXT)""",
-        "CREATE INDEX IF NOT EXISTS proposals_status ON proposals(status, created_at)",
-        # the codes live apart from everything that is ever shown: responses, beads and logs never read them
-        """CREATE TABLE IF NOT EXISTS approval_codes (
+            "CREATE INDEX IF NOT EXISTS proposals_status ON proposals(status, created_at)",
+            # the codes live apart from everything that is ever shown: responses, beads and logs never read them
+            """CREATE TABLE IF NOT EXISTS approval_codes (
             proposal_id TEXT PRIMARY KEY, code TEXT NOT NULL, bound_hash TEXT NOT NULL, expires_at TEXT NOT NULL,
             used INTEGER NOT NULL DEFAULT 0)""",
-        """CREATE TABLE IF NOT EXISTS lifecycle (
+            """CREATE TABLE IF NOT EXISTS lifecycle (
             id TEXT PRIMARY KEY, pair TEXT NOT NULL, side TEXT NOT NULL, units INTEGER NOT NULL, state TEXT NOT NULL,
             stalled_from TEXT, last_update TEXT NOT NULL, facts TEXT NOT NULL)""",
-    )),
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -149,8 +157,9 @@ class Database:
                 raise
             conn.execute("COMMIT")
 
-    def query(self, sql: str, args: tuple[Any, ...] | list[Any] = (),
-              conn: sqlite3.Connection | None = None) -> list[tuple[Any, ...]]:
+    def query(
+        self, sql: str, args: tuple[Any, ...] | list[Any] = (), conn: sqlite3.Connection | None = None
+    ) -> list[tuple[Any, ...]]:
         """Rows of one read, on `conn` (inside a transaction) or this thread's connection."""
         return list((conn or self.conn()).execute(sql, args).fetchall())
 
@@ -166,15 +175,20 @@ class Database:
                 conn.execute("BEGIN IMMEDIATE")
                 current = _stored_version(conn)
                 if current > SCHEMA_VERSION:
-                    raise StoreError(f"{self.path} was made by a newer seam release (schema {current}; this "
-                                     f"release knows up to {SCHEMA_VERSION}): upgrade seam to open it")
+                    raise StoreError(
+                        f"{self.path} was made by a newer seam release (schema {current}; this "
+                        f"release knows up to {SCHEMA_VERSION}): upgrade seam to open it"
+                    )
                 for version, _what, statements in MIGRATIONS:
                     if version > current:
                         for statement in statements:
                             conn.execute(statement)
                 if current < SCHEMA_VERSION:
-                    conn.execute("INSERT INTO meta(key, value) VALUES ('schema', ?) ON CONFLICT(key) DO UPDATE "
-                                 "SET value = excluded.value", (str(SCHEMA_VERSION),))
+                    conn.execute(
+                        "INSERT INTO meta(key, value) VALUES ('schema', ?) ON CONFLICT(key) DO UPDATE "
+                        "SET value = excluded.value",
+                        (str(SCHEMA_VERSION),),
+                    )
                 conn.execute("COMMIT")
             except (sqlite3.DatabaseError, StoreError) as exc:
                 if conn.in_transaction:

@@ -69,8 +69,13 @@ class Flags:
         value = self._get(HALT, conn)
         if not value or not value.get("on"):
             return None
-        return Halt(True, str(value.get("reason", "")), str(value.get("at", "")), int(value.get("bead") or 0),
-                    str(value.get("by", "")))
+        return Halt(
+            True,
+            str(value.get("reason", "")),
+            str(value.get("at", "")),
+            int(value.get("bead") or 0),
+            str(value.get("by", "")),
+        )
 
     def write_halt(self, conn: sqlite3.Connection, halt: Halt) -> None:
         """Only `Store.halt_on` / `Store.halt_off` call this, with the HALT bead in the same transaction."""
@@ -82,9 +87,15 @@ class Flags:
         value = self._get(LINK)
         if value is None:
             return None
-        return PublishedLink(str(value.get("mode", "")), str(value.get("state", "")), value.get("account"),
-                             value.get("port"), int(value.get("attempts") or 0), str(value.get("detail") or ""),
-                             str(value.get("at", "")))
+        return PublishedLink(
+            str(value.get("mode", "")),
+            str(value.get("state", "")),
+            value.get("account"),
+            value.get("port"),
+            int(value.get("attempts") or 0),
+            str(value.get("detail") or ""),
+            str(value.get("at", "")),
+        )
 
     def publish_link(self, link: PublishedLink, bead: int) -> bool:
         """Write the link when it changed; returns whether it did."""

@@ -47,8 +47,17 @@ class Ledger:
             "SET intent_sha256=excluded.intent_sha256, kind=excluded.kind, status=excluded.status, "
             "owner=excluded.owner, response_name=excluded.response_name, response=excluded.response, "
             "bead=excluded.bead, updated_at=excluded.updated_at",
-            (row.id, row.intent_sha256, row.kind, row.status, row.owner, row.response_name, row.response, row.bead,
-             self.db.clock.now().isoformat(timespec="milliseconds")),
+            (
+                row.id,
+                row.intent_sha256,
+                row.kind,
+                row.status,
+                row.owner,
+                row.response_name,
+                row.response,
+                row.bead,
+                self.db.clock.now().isoformat(timespec="milliseconds"),
+            ),
         )
 
     def counts(self) -> dict[str, int]:

@@ -43,14 +43,34 @@ class Positions:
         return [_row(r) for r in self.db.query(f"SELECT {_COLUMNS} FROM lifecycle ORDER BY id")]
 
     def insert(self, conn: sqlite3.Connection, row: PositionRow) -> None:
-        conn.execute(f"INSERT INTO lifecycle({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     (row.id, row.pair, row.side, row.units, row.state, row.stalled_from,
-                      row.last_update.isoformat(), json.dumps(row.facts)))
+        conn.execute(
+            f"INSERT INTO lifecycle({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row.id,
+                row.pair,
+                row.side,
+                row.units,
+                row.state,
+                row.stalled_from,
+                row.last_update.isoformat(),
+                json.dumps(row.facts),
+            ),
+        )
 
-    def update(self, conn: sqlite3.Connection, position_id: str, *, state: str, stalled_from: str | None,
-               last_update: datetime, facts: dict[str, Any]) -> None:
-        conn.execute("UPDATE lifecycle SET state = ?, stalled_from = ?, last_update = ?, facts = ? WHERE id = ?",
-                     (state, stalled_from, last_update.isoformat(), json.dumps(facts), position_id))
+    def update(
+        self,
+        conn: sqlite3.Connection,
+        position_id: str,
+        *,
+        state: str,
+        stalled_from: str | None,
+        last_update: datetime,
+        facts: dict[str, Any],
+    ) -> None:
+        conn.execute(
+            "UPDATE lifecycle SET state = ?, stalled_from = ?, last_update = ?, facts = ? WHERE id = ?",
+            (state, stalled_from, last_update.isoformat(), json.dumps(facts), position_id),
+        )
 
     def touch(self, position_id: str, when: datetime) -> None:
         with self.db.transaction() as tx:

@@ -13,8 +13,10 @@ from seam.store.db import Database
 
 __all__ = ["CodeRow", "Codes", "ProposalRow", "ProposalStatus", "Proposals"]
 
-_COLUMNS = ("id, kind, position_id, pair, side, units, entry, stop, target, evidence, anchor, anchor_hash, "
-            "intent_sha256, created_at, status, tries")
+_COLUMNS = (
+    "id, kind, position_id, pair, side, units, entry, stop, target, evidence, anchor, anchor_hash, "
+    "intent_sha256, created_at, status, tries"
+)
 
 
 class ProposalStatus(StrEnum):
@@ -30,7 +32,7 @@ class ProposalStatus(StrEnum):
 @dataclass(frozen=True)
 class ProposalRow:
     id: str
-    kind: str                 # open | close
+    kind: str  # open | close
     position_id: str
     pair: str
     side: str
@@ -57,8 +59,24 @@ class CodeRow:
 
 
 def _row(r: tuple[Any, ...]) -> ProposalRow:
-    return ProposalRow(r[0], r[1], r[2], r[3], r[4], int(r[5]), r[6], r[7], r[8], json.loads(r[9]), json.loads(r[10]),
-                       r[11], r[12], datetime.fromisoformat(r[13]), ProposalStatus(r[14]), int(r[15]))
+    return ProposalRow(
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        int(r[5]),
+        r[6],
+        r[7],
+        r[8],
+        json.loads(r[9]),
+        json.loads(r[10]),
+        r[11],
+        r[12],
+        datetime.fromisoformat(r[13]),
+        ProposalStatus(r[14]),
+        int(r[15]),
+    )
 
 
 class Proposals:
@@ -69,24 +87,45 @@ class Proposals:
         return self.db.one("SELECT 1 FROM proposals WHERE id = ?", (proposal_id,), conn) is not None
 
     def insert(self, conn: sqlite3.Connection, row: ProposalRow) -> None:
-        conn.execute(f"INSERT INTO proposals({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                     (row.id, row.kind, row.position_id, row.pair, row.side, row.units, row.entry, row.stop,
-                      row.target, json.dumps(row.evidence), json.dumps(row.anchor), row.anchor_hash,
-                      row.intent_sha256, row.created_at.isoformat(), str(row.status), row.tries))
+        conn.execute(
+            f"INSERT INTO proposals({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                row.id,
+                row.kind,
+                row.position_id,
+                row.pair,
+                row.side,
+                row.units,
+                row.entry,
+                row.stop,
+                row.target,
+                json.dumps(row.evidence),
+                json.dumps(row.anchor),
+                row.anchor_hash,
+                row.intent_sha256,
+                row.created_at.isoformat(),
+                str(row.status),
+                row.tries,
+            ),
+        )
 
     def get(self, proposal_id: str) -> ProposalRow | None:
         found = self.db.one(f"SELECT {_COLUMNS} FROM proposals WHERE id = ?", (proposal_id,))
         return _row(found) if found else None
 
     def pending(self) -> list[ProposalRow]:
-        rows = self.db.query(f"SELECT {_COLUMNS} FROM proposals WHERE status = ? ORDER BY created_at",
-                             (str(ProposalStatus.PENDING),))
+        rows = self.db.query(
+            f"SELECT {_COLUMNS} FROM proposals WHERE status = ? ORDER BY created_at", (str(ProposalStatus.PENDING),)
+        )
         return [_row(r) for r in rows]
 
-    def set_status(self, conn: sqlite3.Connection, proposal_id: str, status: ProposalStatus, *,
-                   decided_at: datetime | None = None) -> None:
-        conn.execute("UPDATE proposals SET status = ?, decided_at = COALESCE(?, decided_at) WHERE id = ?",
-                     (str(status), decided_at.isoformat() if decided_at else None, proposal_id))
+    def set_status(
+        self, conn: sqlite3.Connection, proposal_id: str, status: ProposalStatus, *, decided_at: datetime | None = None
+    ) -> None:
+        conn.execute(
+            "UPDATE proposals SET status = ?, decided_at = COALESCE(?, decided_at) WHERE id = ?",
+            (str(status), decided_at.isoformat() if decided_at else None, proposal_id),
+        )
 
     def set_tries(self, conn: sqlite3.Connection, proposal_id: str, tries: int, status: ProposalStatus) -> None:
         conn.execute("UPDATE proposals SET tries = ?, status = ? WHERE id = ?", (tries, str(status), proposal_id))
@@ -98,12 +137,17 @@ class Codes:
 
     def issue(self, proposal_id: str, code: str, bound_hash: str, expires_at: datetime) -> None:
         with self.db.transaction() as tx:
-            tx.execute("INSERT OR REPLACE INTO approval_codes(proposal_id, code, bound_hash, expires_at, used) "
-                       "VALUES (?, ?, ?, ?, 0)", (proposal_id, code, bound_hash, expires_at.isoformat()))
+            tx.execute(
+                "INSERT OR REPLACE INTO approval_codes(proposal_id, code, bound_hash, expires_at, used) "
+                "VALUES (?, ?, ?, ?, 0)",
+                (proposal_id, code, bound_hash, expires_at.isoformat()),
+            )
 
     def get(self, proposal_id: str) -> CodeRow | None:
-        found = self.db.one("SELECT proposal_id, code, bound_hash, expires_at, used FROM approval_codes "
-                            "WHERE proposal_id = ?", (proposal_id,))
+        found = self.db.one(
+            "SELECT proposal_id, code, bound_hash, expires_at, used FROM approval_codes WHERE proposal_id = ?",
+            (proposal_id,),
+        )
         if found is None:
             return None
         return CodeRow(found[0], found[1], found[2], datetime.fromisoformat(found[3]), bool(found[4]))
@@ -116,5 +160,6 @@ class Codes:
         rows = self.db.query(
             "SELECT c.proposal_id, c.code, c.bound_hash, c.expires_at, c.used FROM approval_codes c "
             "JOIN proposals p ON p.id = c.proposal_id WHERE p.status = ? AND c.used = 0",
-            (str(ProposalStatus.PENDING),))
+            (str(ProposalStatus.PENDING),),
+        )
         return {r[0]: CodeRow(r[0], r[1], r[2], datetime.fromisoformat(r[3]), bool(r[4])) for r in rows}

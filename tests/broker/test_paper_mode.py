@@ -60,8 +60,11 @@ def paper_gateway() -> Iterator[GatewayThread]:
 def test_watch_in_paper_mode_answers_account_and_positions_from_the_gateway(tmp_path, paper_gateway):
     paths = make_seam(tmp_path / "paper")
     paper_gateway.call(paper_gateway.gateway.inject_position, "DU123456", "GBPUSD", 20_000, 1.2600)
-    env = {"SEAM_BROKER__MODE": "paper", "SEAM_BROKER__HOST": paper_gateway.gateway.host,
-           "SEAM_BROKER__RECONCILE_MINUTES": "600"}
+    env = {
+        "SEAM_BROKER__MODE": "paper",
+        "SEAM_BROKER__HOST": paper_gateway.gateway.host,
+        "SEAM_BROKER__RECONCILE_MINUTES": "600",
+    }
     daemon = DaemonProcess(paths, env=env)
     try:
         drop(paths, "a.yaml", intent_text("paper-account", "account"))
@@ -81,14 +84,20 @@ def test_watch_in_paper_mode_answers_account_and_positions_from_the_gateway(tmp_
 def test_a_paper_daemon_refuses_a_gateway_logged_in_to_a_live_account(tmp_path):
     with GatewayThread(_loopback(), 4002, "U7654321") as gateway:
         paths = make_seam(tmp_path / "wrong")
-        env = {"SEAM_BROKER__MODE": "paper", "SEAM_BROKER__HOST": gateway.gateway.host,
-               "SEAM_BROKER__BACKOFF_SECONDS": "[60]"}
+        env = {
+            "SEAM_BROKER__MODE": "paper",
+            "SEAM_BROKER__HOST": gateway.gateway.host,
+            "SEAM_BROKER__BACKOFF_SECONDS": "[60]",
+        }
         daemon = DaemonProcess(paths, env=env)
         try:
             drop(paths, "a.yaml", intent_text("wrong-account", "account"))
             front = wait_response(paths, "wrong-account", timeout=15)
-            alerts = wait_for(lambda: list((paths.responses / "alerts").glob("*ACCOUNT_MISMATCH.md")), 10,
-                              what="the CRITICAL alert file")
+            alerts = wait_for(
+                lambda: list((paths.responses / "alerts").glob("*ACCOUNT_MISMATCH.md")),
+                10,
+                what="the CRITICAL alert file",
+            )
         finally:
             daemon.stop()
     assert front["status"] == "failed"
@@ -105,8 +114,17 @@ def test_through_the_gateway_an_order_lost_in_flight_is_found_by_reference_not_s
 
     paths = make_seam(tmp_path / "dup")
     host = paper_gateway.gateway.host
-    settings = Settings.model_validate({"broker": {"mode": "paper", "host": host, "client_id": 7,
-                                                   "connect_timeout_seconds": 3, "reconcile_minutes": 600}})
+    settings = Settings.model_validate(
+        {
+            "broker": {
+                "mode": "paper",
+                "host": host,
+                "client_id": 7,
+                "connect_timeout_seconds": 3,
+                "reconcile_minutes": 600,
+            }
+        }
+    )
     request = OrderRequest("prop-77", "EURUSD", Side.BUY, 10_000, OrderType.LIMIT, limit_price=1.0000)
     holder: list[Runtime] = []
 
@@ -116,6 +134,7 @@ def test_through_the_gateway_an_order_lost_in_flight_is_found_by_reference_not_s
         holder.append(runtime)
         service = runtime.broker
         assert service is not None
+
         async def approve_everything(request: object, approval: object) -> None:
             """This test is about the reference, not the code."""
 

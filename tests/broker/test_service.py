@@ -44,8 +44,14 @@ class Harness:
         settings = Settings.model_validate({"broker": {"mode": str(mode), "port": port}})
         # the runtime builds the service, as for the daemon; without an approval service, so the order
         # path's approval step is this harness's (or, with approve=False, the one that refuses everything)
-        self.runtime = Runtime.open(self.paths, LoadedConfig(settings, Secrets(), {}), clock=self.clock,
-                                    broker_client=self.broker, sleep=self._sleep, approval=False)
+        self.runtime = Runtime.open(
+            self.paths,
+            LoadedConfig(settings, Secrets(), {}),
+            clock=self.clock,
+            broker_client=self.broker,
+            sleep=self._sleep,
+            approval=False,
+        )
         self.store = self.runtime.store
         assert self.runtime.broker is not None
         self.service = self.runtime.broker

@@ -62,8 +62,13 @@ def assert_nothing_written(seam: SeamPaths) -> None:
 def test_the_canonical_command_run_as_a_script_writes_an_intent_that_seam_validate_accepts(
     seam: SeamPaths, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    proc = subprocess.run([sys.executable, str(SCRIPT.relative_to(REPO)), "--seam", str(seam.root), *CANONICAL],
-                          capture_output=True, text=True, cwd=REPO, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT.relative_to(REPO)), "--seam", str(seam.root), *CANONICAL],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=30,
+    )
     assert proc.returncode == 0, proc.stderr
     [path] = written(seam)
     assert f"wrote {path}" in proc.stdout
@@ -75,8 +80,16 @@ def test_the_canonical_command_run_as_a_script_writes_an_intent_that_seam_valida
     intent = the_intent(seam)
     assert intent["seam"] == 1 and intent["kind"] == "signal" and intent["session_id"] == "mock-cse"
     assert intent["created_at"].endswith("Z")
-    assert intent["payload"] == {"signal": "READY", "pair": "EURUSD", "direction": "LONG", "confidence": 0.85,
-                                 "entry": 1.085, "stop": 1.082, "target": 1.091, "setup_type": "FVG_ENTRY"}
+    assert intent["payload"] == {
+        "signal": "READY",
+        "pair": "EURUSD",
+        "direction": "LONG",
+        "confidence": 0.85,
+        "entry": 1.085,
+        "stop": 1.082,
+        "target": 1.091,
+        "setup_type": "FVG_ENTRY",
+    }
 
 
 def test_the_default_id_is_the_pair_the_utc_time_and_four_hex_digits(seam: SeamPaths) -> None:
@@ -89,8 +102,24 @@ def test_the_default_id_is_the_pair_the_utc_time_and_four_hex_digits(seam: SeamP
 
 
 def test_id_created_at_risk_source_and_thesis_are_written_as_given(seam: SeamPaths) -> None:
-    assert run(seam, *READY, *LEVELS, "--id", "desk-7", "--created-at", "2026-11-18T09:05:00+01:00",
-               "--risk-percent", "0.5", "--source", "CSO", "--thesis", 'gap fill: "London" # open') == 0
+    assert (
+        run(
+            seam,
+            *READY,
+            *LEVELS,
+            "--id",
+            "desk-7",
+            "--created-at",
+            "2026-11-18T09:05:00+01:00",
+            "--risk-percent",
+            "0.5",
+            "--source",
+            "CSO",
+            "--thesis",
+            'gap fill: "London" # open',
+        )
+        == 0
+    )
     intent = the_intent(seam)
     assert (intent["id"], intent["created_at"]) == ("desk-7", "2026-11-18T09:05:00+01:00")
     assert intent["payload"]["risk_percent"] == 0.5 and intent["payload"]["source"] == "CSO"
@@ -136,22 +165,45 @@ REFUSALS = {
     "ready without a target": ([*READY, *LEVELS[:4]], ["--target: is required"]),
     "long with the stop above the entry": (
         [*READY, "--direction", "LONG", "--entry", "1.0850", "--stop", "1.0880", "--target", "1.0910"],
-        ["--stop: must be below --entry"]),
+        ["--stop: must be below --entry"],
+    ),
     "long with the target below the entry": (
         [*READY, "--direction", "LONG", "--entry", "1.0850", "--stop", "1.0820", "--target", "1.0800"],
-        ["--target: must be above --entry"]),
+        ["--target: must be above --entry"],
+    ),
     "short with the target above the entry": (
         [*READY, "--direction", "SHORT", "--entry", "1.0850", "--stop", "1.0880", "--target", "1.0900"],
-        ["--target: must be below --entry"]),
+        ["--target: must be below --entry"],
+    ),
     "inferred long with the target below the entry": (
-        [*READY, "--entry", "1.0850", "--stop", "1.0820", "--target", "1.0800"], ["--target: must be above --entry"]),
-    "stop equal to the entry": ([*READY, "--entry", "1.0850", "--stop", "1.0850", "--target", "1.0910"],
-                                ["--stop: equals --entry"]),
-    "target equal to the entry": ([*READY, "--direction", "LONG", "--entry", "1.085", "--stop", "1.082",
-                                   "--target", "1.085"], ["--target: equals --entry"]),
+        [*READY, "--entry", "1.0850", "--stop", "1.0820", "--target", "1.0800"],
+        ["--target: must be above --entry"],
+    ),
+    "stop equal to the entry": (
+        [*READY, "--entry", "1.0850", "--stop", "1.0850", "--target", "1.0910"],
+        ["--stop: equals --entry"],
+    ),
+    "target equal to the entry": (
+        [*READY, "--direction", "LONG", "--entry", "1.085", "--stop", "1.082", "--target", "1.085"],
+        ["--target: equals --entry"],
+    ),
     "forming with the stop on the wrong side": (
-        ["--signal", "FORMING", "--pair", "EURUSD", "--confidence", "0.4", "--direction", "SHORT", "--entry", "1.085",
-         "--stop", "1.080"], ["--stop: must be above --entry"]),
+        [
+            "--signal",
+            "FORMING",
+            "--pair",
+            "EURUSD",
+            "--confidence",
+            "0.4",
+            "--direction",
+            "SHORT",
+            "--entry",
+            "1.085",
+            "--stop",
+            "1.080",
+        ],
+        ["--stop: must be above --entry"],
+    ),
     "confidence above 1": ([*READY[:5], "1.2", *READY[6:], *LEVELS], ["--confidence: must be at most 1"]),
     "confidence below 0": ([*READY[:5], "-0.1", *READY[6:], *LEVELS], ["--confidence: must be at least 0"]),
     "confidence not a number": ([*READY[:5], "nan", *READY[6:], *LEVELS], ["--confidence"]),
@@ -161,10 +213,14 @@ REFUSALS = {
     "pair not active": ([*READY[:3], "GBPUSD", *READY[4:], *LEVELS], ["--pair: GBPUSD is not active"]),
     "unknown setup type": ([*READY[:7], "XYZ_ENTRY", *LEVELS], ["--setup-type"]),
     "bad id": ([*READY, *LEVELS, "--id", "../escape"], ["--id:"]),
-    "created_at without a timezone": ([*READY, *LEVELS, "--created-at", "2026-11-18T09:05:00"],
-                                      ["--created-at: needs a timezone"]),
-    "created_at in the future": ([*READY, *LEVELS, "--created-at", "2999-01-01T00:00:00Z"],
-                                 ["--created-at: is in the future"]),
+    "created_at without a timezone": (
+        [*READY, *LEVELS, "--created-at", "2026-11-18T09:05:00"],
+        ["--created-at: needs a timezone"],
+    ),
+    "created_at in the future": (
+        [*READY, *LEVELS, "--created-at", "2999-01-01T00:00:00Z"],
+        ["--created-at: is in the future"],
+    ),
 }
 
 
@@ -198,9 +254,27 @@ def test_an_intent_still_waiting_under_the_same_id_is_never_replaced(
 
 
 def test_the_script_refuses_with_exit_code_2_as_a_process(seam: SeamPaths) -> None:
-    proc = subprocess.run([sys.executable, str(SCRIPT.relative_to(REPO)), "--seam", str(seam.root), *READY,
-                           "--direction", "LONG", "--entry", "1.0850", "--stop", "1.0900", "--target", "1.0910"],
-                          capture_output=True, text=True, cwd=REPO, timeout=30)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT.relative_to(REPO)),
+            "--seam",
+            str(seam.root),
+            *READY,
+            "--direction",
+            "LONG",
+            "--entry",
+            "1.0850",
+            "--stop",
+            "1.0900",
+            "--target",
+            "1.0910",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=30,
+    )
     assert proc.returncode == 2
     assert "--stop: must be below --entry" in proc.stderr
     assert_nothing_written(seam)
