@@ -601,3 +601,63 @@ async def _approval_story(runtime: Runtime, use: StoreUse, issued: dict[str, str
     steps["decide: a state conflict"] = use.take()
     await runtime.stop()
     return steps
+
+
+# ---- a fill that comes back before the order's submission is recorded ---------------------------
+
+
+class ReportsFillsBeforeTheSubmit(FakeBroker):
+    """As IB does: the entry's fill reaches the listeners while the order path is still recording the
+    submission, and place_bracket returns the orders as they stood when sent (not yet filled)."""
+
+    async def place_bracket(self, request: BracketRequest) -> list:  # type: ignore[type-arg]
+        import dataclasses
+
+        from seam.broker.types import OrderState
+
+        orders = await super().place_bracket(request)
+        return [dataclasses.replace(o, state=OrderState.WORKING, filled=0, avg_fill_price=None) for o in orders]
+
+
+def test_an_entry_fill_that_arrives_before_the_submission_is_recorded_is_not_lost(tmp_path):
+    # found by the paper demo (about 1 run in 10): the gateway filled the entry, the position stayed SUBMITTED
+    paths = make_seam(tmp_path / "early")
+    clock = FakeClock()
+    issued: dict[str, str] = {}
+    runtime = Runtime.open(
+        paths,
+        load_config(paths, env={}),
+        clock=clock,
+        broker_client=ReportsFillsBeforeTheSubmit(clock=clock),
+        channels=[lambda proposal, code, _expires: issued.__setitem__(proposal.id, code)],
+    )
+    service = runtime.approval
+    assert service is not None and runtime.broker is not None
+    signal = ReadySignal(
+        signal="READY",
+        pair=Pair.EURUSD,
+        direction="LONG",
+        confidence=0.85,
+        entry=1.0850,
+        stop=1.0820,
+        target=1.0910,
+        setup_type="FVG_ENTRY",
+    )
+
+    async def story() -> str:
+        await runtime.start(timers=False)
+        try:
+            await service.propose_open("early-1", "e" * 64, signal)
+            decided = await service.decide("early-1", issued["early-1"], "approve", via="test")
+            assert decided.status == "ok", decided.headline
+            return str(runtime.broker.lifecycle.get("early-1").state)  # type: ignore[union-attr]
+        finally:
+            await runtime.stop()
+
+    try:
+        state = asyncio.run(story())
+        path = [b.payload["to"] for b in runtime.store.beads(type_="POSITION", intent_id="early-1")]
+    finally:
+        runtime.close()
+    assert state == "MANAGED", path
+    assert path == ["PROPOSED", "APPROVED", "SUBMITTED", "FILLED", "MANAGED"]

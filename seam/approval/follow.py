@@ -33,6 +33,9 @@ class Follower:
         # Fills arrive on the loop's thread while `after_submit` may be running in a pool: each reads a
         # position's state and then moves it, so they take turns, or a fill is lost or counted twice.
         self._turn = threading.RLock()
+        # Entry fills that came back before `after_submit` recorded the order as SUBMITTED (IB reports fills
+        # as they happen, while the order path is still recording the submission): applied right after it.
+        self._early: dict[str, list[Fill]] = {}
 
     def on_broker_event(self, event: Order | Fill) -> None:
         """The broker's listener. It stays synchronous on the loop's thread for now (its blocking writes
@@ -53,6 +56,8 @@ class Follower:
                     self.lifecycle.transition(
                         proposal.position_id, S.SUBMITTED, orders=[o.order_id for o in orders], via=via
                     )
+                for fill in self._early.pop(proposal.position_id, []):
+                    self._apply_entry(proposal.position_id, fill)
                 self._sync_from_orders(proposal.position_id, orders)
             elif record.state in (S.FILLED, S.MANAGED):
                 self.lifecycle.transition(proposal.position_id, S.CLOSING, reason=f"close approved via {via}")
@@ -67,6 +72,10 @@ class Follower:
                         position_id, fill_order.filled, fill_order.avg_fill_price or 0.0, self.clock.now()
                     )
 
+    def _apply_entry(self, position_id: str, fill: Fill) -> None:
+        if self.lifecycle.get(position_id).state in (S.SUBMITTED, S.PARTIALLY_FILLED, S.STALLED):
+            self._entry_filled(position_id, fill.quantity, fill.price, fill.time)
+
     def _on_fill(self, fill: Fill) -> None:
         position_id = position_for_ref(self.store, fill.ref)
         if position_id is None:
@@ -74,8 +83,10 @@ class Follower:
         record = self.lifecycle.get(position_id)
         self.lifecycle.touch(position_id)
         if fill.side.value == record.side:
-            if record.state in (S.SUBMITTED, S.PARTIALLY_FILLED, S.STALLED):
-                self._entry_filled(position_id, fill.quantity, fill.price, fill.time)
+            if record.state is S.APPROVED:  # the order is on its way; its submission is not recorded yet
+                self._early.setdefault(position_id, []).append(fill)
+            else:
+                self._apply_entry(position_id, fill)
             return
         if record.state in (S.FILLED, S.MANAGED, S.CLOSING, S.STALLED):
             self._closed(position_id, fill)
