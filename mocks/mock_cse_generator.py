@@ -17,7 +17,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +26,15 @@ if not __package__:
     # so `seam` would only import if it happens to be installed. Prefer the checkout this file lives in.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import yaml  # noqa: E402
 from rich.console import Console  # noqa: E402
 
-# imported for its side effect, as `seam validate` does: the handlers register their semantic checks
-import seam.pipeline  # noqa: E402, F401
 from seam.clock import clock_from_env  # noqa: E402
 from seam.config import LoadedConfig, load_config  # noqa: E402
 from seam.errors import ConfigError, IntentError  # noqa: E402
 from seam.intent import Pair  # noqa: E402
 from seam.paths import SeamPaths, fsync_dir, write_atomic  # noqa: E402
 from seam.validate import CheckContext, validate_bytes  # noqa: E402
+from seam.yamlsafe import dump_yaml  # noqa: E402
 
 __all__ = ["EXIT_OK", "EXIT_REFUSED", "Refusal", "build_parser", "main"]
 
@@ -269,17 +267,11 @@ def _render(intent_id: str, created_at: str, payload: dict[str, Any]) -> bytes:
         "payload": payload,
     }
     header = f"# written by {PROG}\n"
-    return (header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)).encode()
+    return (header + dump_yaml(document)).encode()
 
 
 def _check_context(config: LoadedConfig, now: datetime) -> CheckContext:
-    # built the way the daemon's pipeline builds it, so the verdict here is the verdict there
-    settings = config.settings
-    return CheckContext(
-        now=now,
-        future_skew=timedelta(seconds=settings.validation.future_skew_seconds),
-        active_pairs=frozenset(str(p) for p in settings.pairs.active),
-    )
+    return CheckContext.from_settings(config.settings, now)
 
 
 def _schema_refusals(data: bytes, config: LoadedConfig, now: datetime, signal: str) -> list[Refusal]:

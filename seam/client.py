@@ -18,7 +18,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 from types import MappingProxyType
@@ -34,6 +34,7 @@ from seam.paths import SeamPaths, write_atomic
 from seam.respond import Status
 from seam.store import ProposalRow
 from seam.validate import CheckContext, ValidIntent, validate_bytes
+from seam.yamlsafe import dump_yaml
 
 __all__ = [
     "PendingProposal",
@@ -137,11 +138,7 @@ class PendingProposal:
 def check_intent(intent: bytes | Mapping[str, Any], config: LoadedConfig, *, clock: Clock | None = None) -> ValidIntent:
     """The daemon's validation, here and now: the valid intent, or IntentError with every problem."""
     settings = config.settings
-    ctx = CheckContext(
-        now=(clock or _clock()).now(),
-        future_skew=timedelta(seconds=settings.validation.future_skew_seconds),
-        active_pairs=frozenset(str(p) for p in settings.pairs.active),
-    )
+    ctx = CheckContext.from_settings(settings, (clock or _clock()).now())
     return validate_bytes(
         _intent_bytes(intent), ctx, max_bytes=settings.intake.max_bytes, max_depth=settings.validation.max_depth
     )
@@ -193,8 +190,7 @@ def _intent_bytes(intent: bytes | Mapping[str, Any]) -> bytes:
     """Raw bytes as they are; a mapping as YAML, written by the safe dumper from plain data only."""
     if isinstance(intent, bytes):
         return intent
-    plain = _plain(intent, "")
-    return yaml.safe_dump(plain, sort_keys=False, allow_unicode=True).encode()
+    return dump_yaml(_plain(intent, "")).encode()
 
 
 def _plain(value: Any, path: str) -> Any:

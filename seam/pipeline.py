@@ -21,7 +21,6 @@ import stat
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from datetime import timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -112,11 +111,7 @@ class Pipeline:
     # -- prepare ----------------------------------------------------------------------------------
 
     def check_context(self) -> CheckContext:
-        return CheckContext(
-            now=self.clock.now(),
-            future_skew=timedelta(seconds=self.settings.validation.future_skew_seconds),
-            active_pairs=frozenset(str(p) for p in self.settings.pairs.active),
-        )
+        return CheckContext.from_settings(self.settings, self.clock.now())
 
     def read_claimed(self, claimed: Path) -> tuple[bytes, IntentError | None]:
         """The claimed file's bytes (at most the cap + 1), refusing symlinks and non-files."""

@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar, get_args, get_origin
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from seam import fx
+from seam.config import Settings
 from seam.errors import HandlerError, IntentError, Problem
 from seam.intent import ID_PATTERN, KIND_MODELS, Envelope, Kind, ReadySignal, WatchSignal
 from seam.problems import problems_from
@@ -76,6 +77,16 @@ class CheckContext:
     future_skew: timedelta = timedelta(minutes=5)
     active_pairs: frozenset[str] = frozenset({"EURUSD"})
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, now: datetime) -> CheckContext:
+        """The context the daemon's pipeline checks with; the client and the generator use it too, so a
+        verdict before sending is the verdict the daemon gives."""
+        return cls(
+            now=now,
+            future_skew=timedelta(seconds=settings.validation.future_skew_seconds),
+            active_pairs=frozenset(str(p) for p in settings.pairs.active),
+        )
 
 
 Check = Callable[[ValidIntent, CheckContext], None]

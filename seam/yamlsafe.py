@@ -31,7 +31,7 @@ from yaml.reader import Reader, ReaderError
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
-__all__ = ["YamlProblem", "decode_text", "load_yaml"]
+__all__ = ["YamlProblem", "decode_text", "dump_yaml", "load_yaml"]
 
 try:  # the C parser is ~7x faster; the pure-Python one is a correct fallback
     from yaml._yaml import CParser as _Parser
@@ -293,3 +293,25 @@ def load_yaml(text: str, *, max_depth: int = 32) -> Any:
         raise YamlProblem(f"YAML error: {exc}") from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise YamlProblem(f"the YAML could not be read safely ({type(exc).__name__})") from None
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, quoting every string that a YAML reader could take for something else."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # PyYAML quotes what YAML 1.1 would misread, and no more: `012389` (not a 1.1 octal) stays plain,
+    # and seam's YAML 1.2 reader then takes it for the number 12389. So a string is written plain only
+    # when both resolvers read it back as a string.
+    plain_tag = _CoreResolver().resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    if plain_tag != _CORE + "str":
+        return dumper.represent_scalar(_CORE + "str", value, style='"')
+    return dumper.represent_str(value)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(value: Any) -> str:
+    """JSON-like data as YAML text that `load_yaml` reads back equal (mapping order kept)."""
+    return yaml.dump(value, Dumper=_Dumper, sort_keys=False, allow_unicode=True)

@@ -211,3 +211,11 @@ def test_a_rejection_by_the_daemon_after_the_client_accepted_is_returned_not_wai
     with DaemonThread(paths, clock=FakeClock(datetime(2026, 11, 21, 12, 0, tzinfo=UTC))):
         response = client.submit_and_wait(paths, config_of(paths), signal, timeout=5, clock=FakeClock())
     assert response.status is Status.REJECTED and "FX market is closed" in response.body
+
+
+@pytest.mark.parametrize("code", ["012389", "020968", "000000", "123456"])
+def test_an_approve_mapping_keeps_a_code_that_yaml_1_1_would_leave_unquoted(seam: SeamPaths, code: str) -> None:
+    # found in a suite run: `seam approve --code 012389` was rejected as "payload.code: must be text"
+    intent = {"seam": 1, "id": "approve-x", "kind": "approve", "payload": {"proposal": "p-1", "code": code}}
+    checked = client.check_intent(intent, load_config(seam, env={}))
+    assert checked.payload_dict()["code"] == code

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import io
+import json
 import re
-import sqlite3
 import subprocess
-from contextlib import closing
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from seam.config import load_config
+from seam.demo import run_demo
+from seam.demo.agent import intent_yaml
+from seam.demo.script import simulated_start
+from seam.paths import SeamPaths
+from seam.runtime import Runtime
+from seam.yamlsafe import load_yaml
 from tests.conftest import seam_cli
 
 TRADES = {"t1-long": "target", "t2-short": "stop", "t3-short": "target"}
+PROPOSALS = (*TRADES, "drill-signal")  # three trades and the halt drill's proposal
 
 
 def _run_demo(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -21,15 +32,23 @@ def _run_demo(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def _codes(root: Path) -> list[str]:
-    with closing(sqlite3.connect(root / "seam.db")) as conn:
-        return [str(row[0]) for row in conn.execute("SELECT code FROM approval_codes")]
-
-
-def _bead_texts(root: Path) -> dict[str, str]:
-    with closing(sqlite3.connect(root / "seam.db")) as conn:
-        rows = conn.execute("SELECT seq, type, at, intent_id, session_id, payload, prev_hash, hash FROM beads")
-        return {f"bead {row[0]}": " ".join(str(value) for value in row) for row in rows}
+def _codes_and_beads(root: Path) -> tuple[list[str], dict[str, str]]:
+    """The approval codes of the demo's proposals and every bead as text, read as the operator's console reads them."""
+    paths = SeamPaths.at(root)
+    console = Runtime.console(paths, load_config(paths, env={}))
+    try:
+        codes = [console.store.codes.get(proposal) for proposal in PROPOSALS]
+        beads = {
+            f"bead {b.seq}": " ".join(
+                str(v)
+                for v in (b.seq, b.type, b.at, b.intent_id, b.session_id, json.dumps(b.payload), b.prev_hash, b.hash)
+            )
+            for b in console.store.beads()
+        }
+    finally:
+        console.close()
+    assert None not in codes, dict(zip(PROPOSALS, codes, strict=True))
+    return [code.code for code in codes if code is not None], beads
 
 
 def _assert_the_story_was_told(root: Path, result: subprocess.CompletedProcess[str]) -> None:
@@ -49,9 +68,8 @@ def _assert_the_story_was_told(root: Path, result: subprocess.CompletedProcess[s
 
 
 def _assert_no_code_leaked(root: Path, result: subprocess.CompletedProcess[str]) -> None:
-    codes = _codes(root)
-    assert len(codes) == 4  # three trades and the halt drill's proposal
-    places = {"stdout": result.stdout, "stderr": result.stderr, **_bead_texts(root)}
+    codes, beads = _codes_and_beads(root)
+    places = {"stdout": result.stdout, "stderr": result.stderr, **beads}
     for path in (root / "responses").rglob("*"):
         if path.is_file():
             places[str(path.relative_to(root))] = path.read_text(encoding="utf-8")
@@ -87,3 +105,44 @@ def test_the_paper_demo_goes_through_the_fake_gateway_and_survives_a_dropped_lin
     assert "IBKR_SESSION DISCONNECT" in result.stdout and "IBKR_SESSION CONNECT" in result.stdout
     assert list((root / "responses" / "alerts").glob("*CONNECTION_LOST.md"))
     _assert_no_code_leaked(root, result)
+
+
+def test_the_paper_demo_refuses_in_one_line_when_the_ib_library_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for library in ("ib_async", "ib_insync"):
+        monkeypatch.setitem(sys.modules, library, None)  # what a broken installation looks like to an import
+    printed = io.StringIO()
+    code = run_demo(str(tmp_path / "demo"), out=Console(file=printed, width=200), mode="paper")
+    assert code == 1
+    message = "seam demo: the IB client library is missing from this installation: pip install ib_async"
+    assert printed.getvalue() == message + "\n"
+    assert not (tmp_path / "demo").exists()
+
+
+def test_an_unknown_mode_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    printed = io.StringIO()
+    assert run_demo(str(tmp_path / "demo"), out=Console(file=printed, width=200), mode="live") == 2
+    assert "unknown mode 'live'" in printed.getvalue()
+    assert not (tmp_path / "demo").exists()
+
+
+def test_an_approval_code_with_a_leading_zero_is_written_so_it_reads_back_as_text() -> None:
+    # YAML 1.1 dumpers leave 020968 unquoted, and seam's YAML 1.2 loader then reads the integer 20968
+    text = intent_yaml("approve-t1-long", "approve", {"proposal": "t1-long", "code": "020968", "decision": "approve"})
+    assert load_yaml(text)["payload"] == {"proposal": "t1-long", "code": "020968", "decision": "approve"}
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 11, 25, 23, 59, tzinfo=UTC),
+        datetime(2026, 11, 29, 3, 0, tzinfo=UTC),
+        datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
+    ],
+    ids=["wednesday", "sunday", "tuesday"],
+)
+def test_the_market_clock_starts_at_nine_on_the_latest_wednesday(now: datetime) -> None:
+    start = simulated_start(now)
+    assert (start.weekday(), start.hour, start.minute) == (2, 9, 0)
+    assert 0 <= (now.date() - start.date()).days < 7

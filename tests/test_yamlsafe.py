@@ -300,3 +300,51 @@ def test_a_control_character_is_refused_with_its_code_and_line() -> None:
     found = problem("a: 1\nb: ring\x07bell\n")
     assert found.message == "control characters are not allowed (found character #x0007)"
     assert found.line == 2
+
+
+# ---- dump_yaml: what seam writes, it reads back the same ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "012389",
+        "020968",
+        "012345",
+        "NO",
+        "yes",
+        "on",
+        "1.0",
+        "1e3",
+        "0x1F",
+        "0o17",
+        "true",
+        "False",
+        "null",
+        "~",
+        "",
+        "12:30:00",
+        "2026-11-18",
+        "-5",
+        "+7",
+        ".5",
+        "EURUSD",
+        "a: b",
+        "- x",
+        "# not a comment",
+        "café ☕",
+    ],
+)
+def test_a_string_written_by_dump_yaml_reads_back_as_the_same_string(text: str) -> None:
+    from seam.yamlsafe import dump_yaml
+
+    assert load_yaml(dump_yaml({"code": text})) == {"code": text}
+
+
+def test_dump_yaml_keeps_numbers_booleans_and_order() -> None:
+    from seam.yamlsafe import dump_yaml
+
+    value = {"seam": 1, "id": "a-1", "kind": "approve", "payload": {"entry": 1.085, "ok": True, "none": None}}
+    text = dump_yaml(value)
+    assert load_yaml(text) == value
+    assert text.splitlines()[:3] == ["seam: 1", "id: a-1", "kind: approve"]
