@@ -24,14 +24,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from seam.clock import CLOCK_ENV, Clock, clock_from_env
 from seam.config import LoadedConfig
 from seam.errors import ConfigError, IntentError, ResponseTimeout
 from seam.intent import ID_PATTERN
 from seam.paths import SeamPaths, write_atomic
-from seam.respond import Status
+from seam.respond import Status, split_response
 from seam.store import ProposalRow
 from seam.validate import CheckContext, ValidIntent, validate_bytes
 from seam.yamlsafe import dump_yaml
@@ -283,18 +281,10 @@ def read_response(paths: SeamPaths, intent_id: str, *, intent_sha256: str | None
 
 def _read(path: Path) -> Response | None:
     text = _read_text(path)
-    if text is None or not text.startswith("---\n"):
+    split = split_response(text) if text is not None else None
+    if text is None or split is None:
         return None
-    end = text.find("\n---\n", 4)
-    if end < 0:
-        return None
-    try:
-        front = yaml.safe_load(text[4:end])
-    except yaml.YAMLError:
-        return None
-    if not isinstance(front, dict):
-        return None
-    return _response(path, front, text[end + 5 :].lstrip("\n"), text)
+    return _response(path, split[0], split[1], text)
 
 
 def _read_text(path: Path) -> str | None:

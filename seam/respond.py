@@ -21,7 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from seam.paths import fsync_dir, write_atomic
 
-__all__ = ["Outcome", "Status", "read_front_matter", "render_response", "write_response"]
+__all__ = ["Outcome", "Status", "read_front_matter", "render_response", "split_response", "write_response"]
 
 
 class Status(StrEnum):
@@ -110,6 +110,12 @@ def read_front_matter(path: Path) -> dict[str, Any] | None:
         text = path.read_text(encoding="utf-8")
     except (FileNotFoundError, UnicodeDecodeError):
         return None
+    split = split_response(text)
+    return split[0] if split else None
+
+
+def split_response(text: str) -> tuple[dict[str, Any], str] | None:
+    """A response's text as (front matter, markdown body), or None when it is not a response."""
     if not text.startswith("---\n"):
         return None
     end = text.find("\n---\n", 4)
@@ -119,4 +125,4 @@ def read_front_matter(path: Path) -> dict[str, Any] | None:
         front = yaml.safe_load(text[4:end])
     except yaml.YAMLError:
         return None
-    return front if isinstance(front, dict) else None
+    return (front, text[end + 5 :].lstrip("\n")) if isinstance(front, dict) else None

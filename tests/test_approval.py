@@ -522,19 +522,25 @@ class StoreUse:
         return taken
 
 
-def test_proposals_and_decisions_use_the_store_only_off_the_event_loops_thread(tmp_path):
-    """Everything the approval service reads or writes goes through its `offload`; on the loop's thread the store
-    is used only inside the broker's order path (its fill listener, which applies fills in the order they come)."""
-    paths = make_seam(tmp_path / "offload")
+def service_runtime(root: Path, broker: type[FakeBroker]) -> tuple[Runtime, dict[str, str]]:
+    """A runtime on a fake clock and broker whose code channel hands the codes to the test (playing the human)."""
+    paths = make_seam(root)
     clock = FakeClock()
     issued: dict[str, str] = {}
     runtime = Runtime.open(
         paths,
         load_config(paths, env={}),
         clock=clock,
-        broker_client=FakeBroker(clock=clock),
+        broker_client=broker(clock=clock),
         channels=[lambda proposal, code, _expires: issued.__setitem__(proposal.id, code)],
     )
+    return runtime, issued
+
+
+def test_proposals_and_decisions_use_the_store_only_off_the_event_loops_thread(tmp_path):
+    """Everything the approval service reads or writes goes through its `offload`; on the loop's thread the store
+    is used only inside the broker's order path (its fill listener, which applies fills in the order they come)."""
+    runtime, issued = service_runtime(tmp_path / "offload", FakeBroker)
     assert runtime.approval is not None and runtime.broker is not None
     pool = ThreadPoolExecutor(2, thread_name_prefix="test-lane")
     offloaded: list[str] = []
@@ -621,16 +627,7 @@ class ReportsFillsBeforeTheSubmit(FakeBroker):
 
 def test_an_entry_fill_that_arrives_before_the_submission_is_recorded_is_not_lost(tmp_path):
     # found by the paper demo (about 1 run in 10): the gateway filled the entry, the position stayed SUBMITTED
-    paths = make_seam(tmp_path / "early")
-    clock = FakeClock()
-    issued: dict[str, str] = {}
-    runtime = Runtime.open(
-        paths,
-        load_config(paths, env={}),
-        clock=clock,
-        broker_client=ReportsFillsBeforeTheSubmit(clock=clock),
-        channels=[lambda proposal, code, _expires: issued.__setitem__(proposal.id, code)],
-    )
+    runtime, issued = service_runtime(tmp_path / "early", ReportsFillsBeforeTheSubmit)
     service = runtime.approval
     assert service is not None and runtime.broker is not None
     signal = ReadySignal(
