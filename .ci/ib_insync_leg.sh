@@ -5,7 +5,8 @@
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="${SEAM_INSYNC_VENV:-${TMPDIR:-/tmp}/seam-insync-venv}"
+# (not SEAM_*: seam reads every SEAM_* variable as a setting and refuses the ones it does not know)
+venv="${INSYNC_VENV:-${TMPDIR:-/tmp}/seam-insync-venv}"
 python="${PYTHON:-python3}"
 
 if [ ! -x "$venv/bin/python" ]; then
