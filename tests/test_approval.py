@@ -522,6 +522,18 @@ class StoreUse:
         return taken
 
 
+READY_SIGNAL = ReadySignal(
+    signal="READY",
+    pair=Pair.EURUSD,
+    direction="LONG",
+    confidence=0.85,
+    entry=1.0850,
+    stop=1.0820,
+    target=1.0910,
+    setup_type="FVG_ENTRY",
+)
+
+
 def service_runtime(root: Path, broker: type[FakeBroker]) -> tuple[Runtime, dict[str, str]]:
     """A runtime on a fake clock and broker whose code channel hands the codes to the test (playing the human)."""
     paths = make_seam(root)
@@ -571,16 +583,7 @@ async def _approval_story(runtime: Runtime, use: StoreUse, issued: dict[str, str
     """Propose, a wrong code, approve, close, reject, a state conflict: the store use of each step."""
     service = runtime.approval
     assert service is not None
-    signal = ReadySignal(
-        signal="READY",
-        pair=Pair.EURUSD,
-        direction="LONG",
-        confidence=0.85,
-        entry=1.0850,
-        stop=1.0820,
-        target=1.0910,
-        setup_type="FVG_ENTRY",
-    )
+    signal = READY_SIGNAL
     steps: dict[str, list] = {}
     use.loop_thread = threading.current_thread()
     await runtime.start(timers=False)
@@ -630,16 +633,7 @@ def test_an_entry_fill_that_arrives_before_the_submission_is_recorded_is_not_los
     runtime, issued = service_runtime(tmp_path / "early", ReportsFillsBeforeTheSubmit)
     service = runtime.approval
     assert service is not None and runtime.broker is not None
-    signal = ReadySignal(
-        signal="READY",
-        pair=Pair.EURUSD,
-        direction="LONG",
-        confidence=0.85,
-        entry=1.0850,
-        stop=1.0820,
-        target=1.0910,
-        setup_type="FVG_ENTRY",
-    )
+    signal = READY_SIGNAL
 
     async def story() -> str:
         await runtime.start(timers=False)

@@ -36,46 +36,13 @@ class Proposal:
     status: ProposalStatus
     tries: int
 
+    # the stored row has the same fields; only the side is typed here
     @classmethod
-    def from_row(cls, r: ProposalRow) -> Proposal:
-        return cls(
-            r.id,
-            r.kind,
-            r.position_id,
-            r.pair,
-            Side(r.side),
-            r.units,
-            r.entry,
-            r.stop,
-            r.target,
-            r.evidence,
-            r.anchor,
-            r.anchor_hash,
-            r.intent_sha256,
-            r.created_at,
-            r.status,
-            r.tries,
-        )
+    def from_row(cls, row: ProposalRow) -> Proposal:
+        return cls(**{**vars(row), "side": Side(row.side)})
 
     def to_row(self) -> ProposalRow:
-        return ProposalRow(
-            self.id,
-            self.kind,
-            self.position_id,
-            self.pair,
-            str(self.side),
-            self.units,
-            self.entry,
-            self.stop,
-            self.target,
-            self.evidence,
-            self.anchor,
-            self.anchor_hash,
-            self.intent_sha256,
-            self.created_at,
-            self.status,
-            self.tries,
-        )
+        return ProposalRow(**{**vars(self), "side": str(self.side)})
 
     @property
     def bound_hash(self) -> str:
