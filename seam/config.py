@@ -2,7 +2,12 @@
 
 Every value remembers where it came from (`seam config show --sources`). Secrets (IB account,
 Telegram token, MCP token) come only from the environment or the seam's `.env`, never from
-seam.yaml, and are shown redacted. Invalid configuration raises ConfigError naming the key.
+seam.yaml, and are shown redacted. IBKR_ALLOW_LIVE counts only from the process environment: the
+seam's files are the agent's to write, the environment of a start is the human's. Invalid
+configuration raises ConfigError naming the key.
+
+`capital_settings` names the settings that decide where orders go, for which account, how large and
+who must approve them; a change to one between two starts is shown at start and beaded.
 """
 
 from __future__ import annotations
@@ -15,13 +20,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from seam.broker.guards import default_port, mask_accounts_in
+from seam.broker.types import Mode
 from seam.errors import ConfigError
 from seam.intent import Kind, Pair
 from seam.paths import SeamPaths
 from seam.problems import problems_from
 from seam.yamlsafe import YamlProblem, decode_text, load_yaml
 
-__all__ = ["LoadedConfig", "Secrets", "Settings", "load_config", "render_commented_yaml"]
+__all__ = [
+    "CAPITAL_SECTIONS",
+    "LoadedConfig",
+    "Secrets",
+    "Settings",
+    "capital_changes",
+    "capital_settings",
+    "load_config",
+    "render_commented_yaml",
+]
 
 ENV_PREFIX = "SEAM_"
 # Environment variables that are not settings; everything else starting with SEAM_ must be one.
@@ -32,6 +48,9 @@ SECRET_ENV = {
     "mcp_token": "SEAM_MCP_TOKEN",
 }
 ALLOW_LIVE_ENV = "IBKR_ALLOW_LIVE"
+# The sections that move capital as a whole (size and risk caps, the pairs that may trade, the human gate);
+# of the broker section only where orders go (mode, host, port); and the account, from the secrets.
+CAPITAL_SECTIONS = ("risk", "pairs", "approval")
 
 
 class _Section(BaseModel):
@@ -98,6 +117,9 @@ class BrokerSettings(_Section):
 class ApprovalSettings(_Section):
     code_ttl_seconds: int = Field(300, ge=30, le=3600, description="An approval code expires after this long.")
     max_tries: int = Field(3, ge=1, le=10, description="Wrong codes before a proposal locks.")
+    wrong_codes_per_hour: int = Field(
+        10, ge=1, le=1000, description="Wrong codes across all proposals within an hour before every approval locks."
+    )
     stale_minutes: float = Field(
         15.0, gt=0, le=240, description="A proposal older than this is refused at approval (STATE_CONFLICT)."
     )
@@ -142,7 +164,8 @@ class Secrets(BaseModel):
     ib_account: SecretStr | None = None
     telegram_token: SecretStr | None = None
     mcp_token: SecretStr | None = None
-    allow_live: bool = False
+    allow_live: bool = False  # from the process environment only
+    allow_live_in_dotenv: bool = False  # IBKR_ALLOW_LIVE=true in .env, which does not count: said in the refusal
 
 
 @dataclass(frozen=True)
@@ -150,6 +173,10 @@ class LoadedConfig:
     settings: Settings
     secrets: Secrets
     sources: dict[str, str] = field(default_factory=dict)
+
+    def source_of(self, key: str) -> str:
+        """Where a setting's value came from: "file (seam.yaml)", "env (NAME)", ".env (NAME)", "flag", "default"."""
+        return self.sources.get(key, "default")
 
     def rows(self) -> list[tuple[str, str, str]]:
         """(key, shown value, source) for every setting and secret, secrets redacted."""
@@ -317,12 +344,42 @@ def _secrets(environ: Mapping[str, str], sources: dict[str, str], dotenv_only: s
             values[name] = environ[env_name]
             sources[f"secrets.{name}"] = _env_source(env_name, dotenv_only)
     raw_live = environ.get(ALLOW_LIVE_ENV)
-    if raw_live is not None:
+    if raw_live is not None and ALLOW_LIVE_ENV in dotenv_only:
+        # INV: IBKR_ALLOW_LIVE never comes from a file in the seam (.env, like seam.yaml, is writable by the agent)
+        values["allow_live_in_dotenv"] = raw_live.strip().lower() == "true"
+        sources["secrets.allow_live"] = f".env ({ALLOW_LIVE_ENV}): ignored, it counts only from the process environment"
+    elif raw_live is not None:
         if raw_live.strip().lower() not in ("true", "false", ""):
             raise ConfigError(ALLOW_LIVE_ENV, f"must be true or false (got {raw_live!r})")
         values["allow_live"] = raw_live.strip().lower() == "true"
         sources["secrets.allow_live"] = _env_source(ALLOW_LIVE_ENV, dotenv_only)
     return Secrets(**values)
+
+
+def capital_settings(config: LoadedConfig) -> dict[str, str]:
+    """The settings that move capital, as shown text (the account masked), keyed like `seam config show`."""
+    broker = config.settings.broker
+    shown = {
+        "broker.mode": broker.mode,
+        "broker.host": broker.host,
+        # the port the daemon will use, so that a mode change that moves orders to another port says so
+        "broker.port": _show(broker.port or default_port(Mode(broker.mode))),
+    }
+    for key, value in _flatten(config.settings.model_dump(mode="json")).items():
+        if key.partition(".")[0] in CAPITAL_SECTIONS:
+            shown[key] = ", ".join(map(str, value)) if isinstance(value, list) else _show(value)
+    account = config.secrets.ib_account.get_secret_value() if config.secrets.ib_account else None
+    shown["secrets.ib_account"] = "(unset)" if account is None else mask_accounts_in(account, [account])
+    return shown
+
+
+def capital_changes(before: Mapping[str, str], now: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """{key: {"from": old, "to": new}} for every capital setting that differs (a new key counts from "(none)")."""
+    return {
+        key: {"from": before.get(key, "(none)"), "to": value}
+        for key, value in now.items()
+        if before.get(key, "(none)") != value
+    }
 
 
 def _allowed_fields() -> dict[str, list[str]]:

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from seam.config import BrokerSettings, Settings, load_config, render_commented_yaml
+from seam.config import (
+    BrokerSettings,
+    Settings,
+    capital_changes,
+    capital_settings,
+    load_config,
+    render_commented_yaml,
+)
 from seam.errors import ConfigError
 from seam.paths import SeamPaths
 from tests.conftest import make_seam, seam_cli
@@ -313,6 +320,73 @@ def test_the_environment_beats_dotenv_for_a_secret_and_the_value_stays_hidden(se
     assert config.secrets.mcp_token is not None
     assert config.secrets.mcp_token.get_secret_value() == "from-environment-1111"
     assert "from-environment-1111" not in repr(config) + str(config.rows())
+
+
+# ---- IBKR_ALLOW_LIVE: the process environment of the start, never a file in the seam -----------------
+
+
+def test_allow_live_in_dotenv_does_not_count_and_says_so(seam: SeamPaths) -> None:
+    seam.env_file.write_text("IBKR_ALLOW_LIVE=true\n")
+
+    config = load_config(seam, env={})
+
+    assert config.secrets.allow_live is False
+    assert config.secrets.allow_live_in_dotenv is True
+    value, source = next((v, s) for k, v, s in config.rows() if k == "secrets.allow_live")
+    assert value == "false"
+    assert source.startswith(".env (IBKR_ALLOW_LIVE): ignored")
+
+
+def test_allow_live_counts_from_the_process_environment_even_when_dotenv_says_otherwise(seam: SeamPaths) -> None:
+    seam.env_file.write_text("IBKR_ALLOW_LIVE=false\n")
+
+    config = load_config(seam, env={"IBKR_ALLOW_LIVE": "true"})
+
+    assert config.secrets.allow_live is True
+    assert ("secrets.allow_live", "true", "env (IBKR_ALLOW_LIVE)") in config.rows()
+
+
+@pytest.mark.parametrize(
+    ("seam_yaml", "key"),
+    [
+        pytest.param("IBKR_ALLOW_LIVE: true\n", "IBKR_ALLOW_LIVE", id="top-level"),
+        pytest.param("broker:\n  allow_live: true\n", "broker.allow_live", id="in-broker"),
+        pytest.param("secrets:\n  allow_live: true\n", "secrets", id="in-secrets"),
+    ],
+)
+def test_seam_yaml_cannot_allow_live(seam: SeamPaths, seam_yaml: str, key: str) -> None:
+    seam.config_file.write_text(seam_yaml)
+    with pytest.raises(ConfigError) as caught:
+        load_config(seam, env={})
+    assert caught.value.key == key
+
+
+# ---- capital settings: what a change between two starts is shown for ---------------------------------
+
+
+def test_capital_settings_name_where_orders_go_the_account_masked_the_caps_pairs_and_the_human_gate(
+    seam: SeamPaths,
+) -> None:
+    seam.config_file.write_text("broker:\n  mode: paper\n")
+    config = load_config(seam, env={"SEAM_IB_ACCOUNT": "DU7654321"})
+
+    capital = capital_settings(config)
+
+    assert capital["broker.mode"] == "paper" and capital["broker.port"] == "4002"
+    assert capital["secrets.ib_account"] == "DU7****21"
+    assert capital["pairs.active"] == "EURUSD"
+    assert {"risk.max_units_per_order", "risk.max_total_open_risk_usd", "approval.strict"} <= set(capital)
+    assert not [key for key in capital if key.startswith(("handlers.", "intake.", "log."))]
+    assert "DU7654321" not in str(capital)
+
+
+def test_capital_changes_lists_each_changed_key_from_old_to_new() -> None:
+    before = {"broker.mode": "paper", "risk.max_units_per_order": "200000"}
+    now = {"broker.mode": "live", "risk.max_units_per_order": "200000", "pairs.active": "EURUSD"}
+    assert capital_changes(before, now) == {
+        "broker.mode": {"from": "paper", "to": "live"},
+        "pairs.active": {"from": "(none)", "to": "EURUSD"},
+    }
 
 
 # ---- seam init --------------------------------------------------------------------------------------

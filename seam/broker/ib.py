@@ -31,6 +31,7 @@ except ImportError:  # pragma: no cover - ib_async is the maintained fork; ib_in
 
 from seam.broker import translate
 from seam.broker.client import OrderListener
+from seam.broker.guards import mask_account, mask_accounts_in
 from seam.broker.types import (
     AccountSnapshot,
     BracketRequest,
@@ -249,7 +250,9 @@ class IBBroker:
                 raise BrokerUnavailable(self._detail) from exc
             self._account = self._pick_account(self._ib.managedAccounts())
             self._state = LinkState.CONNECTED
-            logger.info("connected to IB Gateway %s:%d, account %s", self._host, self._port, self._account)
+            logger.info(
+                "connected to IB Gateway %s:%d, account %s", self._host, self._port, mask_account(self._account)
+            )
             return self.link()
 
     def _pick_account(self, managed: Sequence[str]) -> str | None:
@@ -258,8 +261,11 @@ class IBBroker:
             self._detail = ""
             return expected or (managed[0] if managed else None)
         # Reported, not refused: the guards compare the account and stop orders; the link itself is fine.
-        self._detail = f"expected account {expected} is not managed by this gateway (managed: {', '.join(managed)})"
-        logger.warning(self._detail)
+        # masked here, not only in the log: the detail is published with the link and shown in `status`
+        self._detail = mask_accounts_in(
+            f"expected account {expected} is not managed by this gateway (managed: {', '.join(managed)})", [expected]
+        )
+        logger.warning("%s", self._detail)
         return managed[0] if managed else None
 
     async def disconnect(self) -> None:

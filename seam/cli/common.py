@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from rich.console import Console
 
 from seam.clock import CLOCK_ENV, Clock, clock_from_env
-from seam.config import LoadedConfig, load_config
+from seam.config import LoadedConfig, Secrets, load_config
 from seam.errors import ConfigError, Problem
+from seam.logmask import SecretMask, install
 from seam.paths import SeamPaths
 
 if TYPE_CHECKING:
@@ -83,11 +84,19 @@ def clock() -> Clock:
         raise ConfigError(CLOCK_ENV, str(exc)) from None
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, secrets: Secrets | None = None) -> None:
+    """Logs to stderr, with every account id and configured secret masked in every record (the IB library's too)."""
     logging.basicConfig(
         stream=sys.stderr,
         level=getattr(logging, level, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    secrets = secrets or Secrets()
+    accounts = [secrets.ib_account] if secrets.ib_account else []
+    tokens = [token for token in (secrets.telegram_token, secrets.mcp_token) if token]
+    # INV: account ids are masked in every output, the IB library's log records included
+    install(
+        SecretMask(accounts=[a.get_secret_value() for a in accounts], secrets=[t.get_secret_value() for t in tokens])
     )
 
 

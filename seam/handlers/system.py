@@ -8,9 +8,18 @@ from typing import Any
 from seam.handlers.base import HandlerContext
 from seam.intent import HaltPayload
 from seam.respond import Outcome, Status
+from seam.store import PublishedLink
 from seam.validate import ValidIntent
 
-__all__ = ["handle_halt", "handle_status", "status_facts"]
+__all__ = [
+    "NO_DAEMON",
+    "configured_mode",
+    "handle_halt",
+    "handle_status",
+    "mode_difference",
+    "running_mode",
+    "status_facts",
+]
 
 
 async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
@@ -46,32 +55,77 @@ async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
 
 
 NO_BROKER_LINK = "unknown (no daemon has published it)"
+NO_DAEMON = "no daemon is running"
+_MODES = ("MOCK", "PAPER", "LIVE")
 
 
-def status_facts(ctx: HandlerContext, broker_facts: dict[str, str] | None = None) -> dict[str, Any]:
-    """The facts `status` reports; `seam status` prints the same facts without a daemon, reading the
-    broker link as the running daemon last published it."""
+def running_mode(published: PublishedLink | None, daemons: list[str]) -> str:
+    """The mode the running daemon runs, as the daemon that owns the broker published it; NO_DAEMON when none
+    runs (a link left by a daemon that stopped says nothing about now)."""
+    if not daemons:
+        return NO_DAEMON
+    if published is None or not published.mode:
+        return "unknown (a daemon is running but has not published its broker link yet)"
+    return published.mode.upper()
+
+
+def configured_mode(mode: str, source: str) -> str:
+    """The mode the configuration names now, labelled as configured: it runs only from the next start."""
+    return f"{mode.upper()} (configured: {_where(source)})"
+
+
+def mode_difference(running: str, mode: str, source: str) -> str:
+    """A plain sentence when the configuration names another mode than the running daemon runs, else ""."""
+    if running not in _MODES or running == mode.upper():
+        return ""
+    return f"{_where(source)} now says {mode.upper()}; the running daemon runs {running} until it is restarted"
+
+
+def _where(source: str) -> str:
+    """`LoadedConfig.source_of` in words: "file (seam.yaml)" → "seam.yaml"."""
+    if source.startswith("file ("):
+        return source.removeprefix("file (").removesuffix(")")
+    return {"default": "the default", "flag": "the command line"}.get(source, source)
+
+
+def status_facts(
+    ctx: HandlerContext, broker_facts: dict[str, str] | None = None, *, mode_source: str = "default"
+) -> dict[str, Any]:
+    """The facts `status` reports. A daemon answering a `status` intent passes its own `broker_facts` (its
+    mode, its link); `seam status` passes none and reads the mode and link the running daemon published.
+    The configured mode (`ctx.settings`, from `mode_source`) is shown apart, and a difference said plainly."""
     halt = ctx.store.flags.halt()
     depth = ctx.queue_depth() or _folder_depth(ctx)
     counts = ctx.store.ledger.counts()
     last = ctx.store.last_seq()
     facts = broker_facts or {}
+    daemons = live_daemons(ctx)
     published = ctx.store.flags.link()
-    as_published = f"{published.state} (as published {published.at})" if published else NO_BROKER_LINK
-    link = facts.get("link") or as_published
+    running = facts.get("mode") or running_mode(published, daemons)
+    configured = ctx.settings.broker.mode
     return {
-        "mode": ctx.settings.broker.mode.upper(),
-        "broker_link": link,
+        "mode": running,
+        "configured_mode": configured_mode(configured, mode_source),
+        "mode_difference": mode_difference(running, configured, mode_source),
+        "broker_link": facts.get("link") or _published_link(published, daemons),
         "heartbeat": "not running (monitoring arrives in a later release)",
         "halt": f"ON since {halt.at}: {halt.reason}" if halt else "off",
         "queue": depth,
-        "daemons": len(live_daemons(ctx)),
+        "daemons": len(daemons),
         "answered": ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none yet",
         "positions": facts.get("positions", "ask a running daemon (`status` intent)"),
         "orders": facts.get("orders", "ask a running daemon (`status` intent)"),
         "beads": last,
         "sources": [f"bead {last}"] if last else [],
     }
+
+
+def _published_link(published: PublishedLink | None, daemons: list[str]) -> str:
+    if published is None:
+        return NO_DAEMON if not daemons else NO_BROKER_LINK
+    if not daemons:
+        return f"{NO_DAEMON} (the last one published {published.mode.upper()} {published.state} at {published.at})"
+    return f"{published.state} (as published {published.at})"
 
 
 def _folder_depth(ctx: HandlerContext) -> dict[str, int]:
@@ -89,7 +143,9 @@ def live_daemons(ctx: HandlerContext) -> list[str]:
 async def handle_status(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
     broker = ctx.broker
     broker_facts = None
-    if broker is not None:
-        broker_facts = {"link": broker.link_state(), **await broker.summaries()}
-    facts = await asyncio.to_thread(status_facts, ctx, broker_facts)
+    if broker is not None:  # this daemon's own mode and link: the facts of the daemon that answers
+        broker_facts = {"mode": broker.mode.upper(), "link": broker.link_state(), **await broker.summaries()}
+    facts = await asyncio.to_thread(
+        status_facts, ctx, broker_facts, mode_source="the settings this daemon started with"
+    )
     return Outcome(Status.OK, "status", facts, title="Status")
