@@ -57,6 +57,12 @@ ALERT_TYPES: dict[str, AlertType] = {
             "The gateway's mode, account or port does not match the configured mode; nothing was sent.",
         ),
         AlertType("LIVE_REFUSED", Severity.CRITICAL, "RB-007", "LIVE mode was asked for without IBKR_ALLOW_LIVE=true."),
+        AlertType(
+            "APPROVALS_LOCKED",
+            Severity.CRITICAL,
+            "RB-004",
+            "Too many wrong approval codes: every approval is locked until a person unlocks it.",
+        ),
         AlertType("PACING_VIOLATION", Severity.WARNING, "RB-008", "IB refused a request for pacing; seam slowed down."),
     )
 }

@@ -13,11 +13,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["SeamPaths", "fsync_dir", "write_atomic"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,32 @@ class SeamPaths:
 
     def create_folders(self) -> None:
         for folder in self.folders():
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def private_files(self) -> list[Path]:
+        """What only the seam's owner may read: the store (and its WAL and shared memory), the
+        configuration and the secrets."""
+        db = self.db
+        names = ("-wal", "-shm", ".id")
+        return [db, *(db.with_name(db.name + suffix) for suffix in names), self.config_file, self.env_file]
+
+    def protect(self) -> None:
+        """The seam's folders 0700 and its private files 0600 (the store creates itself 0600). A file another
+        user owns is left as it is, with a warning."""
+        for folder in (self.root, self.intents, *self.folders()):
+            _chmod(folder, 0o700)
+        for path in self.private_files():
+            _chmod(path, 0o600)
+
+
+def _chmod(path: Path, mode: int) -> None:
+    try:
+        if stat.S_IMODE(os.lstat(path).st_mode) != mode and not path.is_symlink():
+            os.chmod(path, mode)
+    except FileNotFoundError:
+        pass
+    except PermissionError:
+        logger.warning("cannot make %s private (mode %o): it belongs to another user", path, mode)
 
 
 def fsync_dir(path: Path) -> None:

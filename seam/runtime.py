@@ -19,6 +19,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from seam.approval import ApprovalService, CodeChannel, console_channel
+from seam.approval.keys import CodeKey
 from seam.blocking import Offload
 from seam.broker.client import BrokerClient
 from seam.broker.guards import ModeLock
@@ -143,6 +144,7 @@ class Runtime:
         settings = config.settings
         registry = registry or default_registry()
         registry.check_complete()
+        paths.protect()  # INV: the store, the configuration and the secrets are the owner's alone (0600, 0700)
         store = Store(paths.db, synchronous=settings.beads.synchronous, clock=clock)
         try:
             broker_service = approval_service = None
@@ -151,7 +153,8 @@ class Runtime:
                 if approval:
                     if channels is None:
                         channels = [] if settings.approval.strict else [console_channel()]
-                    approval_service = ApprovalService(store, broker_service, settings, clock, paths, channels)
+                    key = CodeKey.for_seam(paths)
+                    approval_service = ApprovalService(store, broker_service, settings, clock, paths, key, channels)
         except BaseException:
             store.close()
             raise

@@ -29,6 +29,13 @@ from seam.route import Registry
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _code_keys_in_a_test_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Approval-code keys live in the user's configuration folder (seam/approval/keys.py): during tests, in
+    one of pytest's, for this process and every child it starts."""
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("xdg-config"))
+
+
 def make_seam(root: Path, config_yaml: str = "") -> SeamPaths:
     paths = SeamPaths.at(root)
     paths.create_folders()

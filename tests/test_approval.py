@@ -41,6 +41,11 @@ class Desk:
         self.paths = paths
         self.clock = clock
         self.daemon = daemon
+        # the human's console: the codes the daemon shows there (the store keeps only their keyed digest)
+        self.shown: dict[str, str] = {}
+        daemon.daemon.runtime.approval.channels = [
+            lambda proposal, code, _at: self.shown.__setitem__(proposal.id, code)
+        ]
 
     @property
     def broker(self):  # type: ignore[no-untyped-def]
@@ -60,9 +65,8 @@ class Desk:
         return front
 
     def code(self, proposal: str) -> str:
-        """The human reads the code at the console (the store); an agent is never given it."""
-        with sqlite3.connect(self.paths.db) as conn:
-            return str(conn.execute("SELECT code FROM approval_codes WHERE proposal_id = ?", (proposal,)).fetchone()[0])
+        """The human reads the code at the console; an agent is never given it."""
+        return self.shown[proposal]
 
     def approve(self, intent_id: str, proposal: str, code: str, decision: str = "approve") -> dict[str, object]:
         return self.send(intent_id, "approve", f"{{proposal: {proposal}, code: '{code}', decision: {decision}}}")
@@ -353,11 +357,34 @@ def test_at_a_terminal_approve_shows_the_evidence_asks_once_and_places_the_order
     assert desk.orders_sent() == 1
 
 
-def test_at_a_terminal_approvals_lists_the_code_for_the_person(desk):
+def test_at_a_terminal_approvals_lists_the_proposal_and_never_a_code(desk):
     desk.propose("p-list")
-    code, screen = run_on_a_terminal(["approvals", "--seam", str(desk.paths.root)], b"")
+    code, screen = run_on_a_terminal(["approvals", "--seam", str(desk.paths.root)], b"", env={"COLUMNS": "200"})
     assert code == 0, screen
-    assert "p-list" in screen and desk.code("p-list") in screen
+    assert "p-list" in screen and desk.code("p-list") not in screen
+    assert "--new-code" in screen
+
+
+def test_a_new_code_at_the_terminal_voids_the_old_one_and_approves(desk):
+    desk.propose("p-new")
+    old = desk.code("p-new")
+    code, screen = run_on_a_terminal(["approvals", "--new-code", "p-new", "--seam", str(desk.paths.root)], b"")
+    assert code == 0, screen
+    found = re.search(r"New code for p-new: (\d{6})", re.sub(r"\x1b\[[0-9;]*m", "", screen))
+    assert found is not None, screen
+    fresh = found.group(1)
+    if fresh != old:  # one in a million they are the same digits
+        refused = desk.approve("a-old-code", "p-new", old)
+        assert refused["status"] == "failed" and "wrong code" in str(refused["body"])
+    assert desk.approve("a-new-code", "p-new", fresh)["status"] == "ok"
+    assert desk.orders_sent() == 1  # one bracket
+
+
+def test_new_code_needs_a_terminal(desk):
+    desk.propose("p-pipe")
+    result = seam_cli("approvals", "--new-code", "p-pipe", "--seam", str(desk.paths.root))
+    assert result.returncode == 2 and "interactive terminal" in result.stderr
+    assert not re.search(r"\d{6}", result.stdout)
 
 
 def test_the_canonical_mock_cse_generator_command_becomes_an_evidence_response(desk, monkeypatch):
@@ -443,10 +470,14 @@ def test_the_seam_watch_terminal_shows_the_code_and_its_log_stream_never_does(tm
         proc.wait(20)
         log.close()
         os.close(leader)
-    with sqlite3.connect(paths.db) as conn:
-        code = str(conn.execute("SELECT code FROM approval_codes WHERE proposal_id = 'tty-1'").fetchone()[0])
-    assert f"APPROVAL CODE {code} for proposal tty-1" in screen.decode(errors="replace")
+    shown = re.search(r"APPROVAL CODE (\d{6}) for proposal tty-1", screen.decode(errors="replace"))
+    assert shown is not None, screen
+    code = shown.group(1)
     assert code not in (tmp_path / "watch.log").read_text()
+    # nor anywhere under the seam root: the store, its WAL, responses, intents (the adversary's regex)
+    for path in paths.root.rglob("*"):
+        if path.is_file() and path.name != "watch.log":
+            assert code.encode() not in path.read_bytes(), f"the code rests readable in {path}"
 
 
 # ---- the author's mistakes are rejections, naming the field ---------------------------------------
@@ -576,7 +607,7 @@ def test_proposals_and_decisions_use_the_store_only_off_the_event_loops_thread(t
         written_in_the_pool = [what for what, on_loop, _ in steps[step] if not on_loop and "transaction" in what]
         assert written_in_the_pool and not any(on_loop for _, on_loop, _ in steps[step]), f"{step}: {steps[step]}"
     assert any(not on_loop for _, on_loop, _ in steps["decide: approve"]), "the lifecycle after submit ran on the loop"
-    assert {"_open", "_close", "_reject", "after_submit", "refuse", "_check_and_spend"} <= set(offloaded)
+    assert {"_open", "_close", "_reject", "after_submit", "refuse", "_take", "approve"} <= set(offloaded)
 
 
 async def _approval_story(runtime: Runtime, use: StoreUse, issued: dict[str, str]) -> dict[str, list]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import os
 import re
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -169,7 +168,11 @@ def test_pending_proposals_list_the_evidence_and_never_a_code(tmp_path: Path) ->
     clock = FakeClock()  # Wednesday 2026-11-18 09:00 UTC: the FX market is open
     config = config_of(paths)
     signal = {"seam": 1, "id": "sig-1", "kind": "signal", "payload": READY}
-    with DaemonThread(paths, clock=clock):
+    shown: list[str] = []
+    with DaemonThread(paths, clock=clock) as daemon:
+        approval = daemon.daemon.runtime.approval
+        assert approval is not None
+        approval.channels = [lambda _proposal, code, _at: shown.append(code)]  # the human's console
         response = client.submit_and_wait(paths, config, signal, timeout=10, clock=clock)
         assert response.status is Status.PENDING_APPROVAL, response.body
         proposals = client.pending_proposals(paths, config)
@@ -178,8 +181,7 @@ def test_pending_proposals_list_the_evidence_and_never_a_code(tmp_path: Path) ->
     assert (proposal.entry, proposal.stop, proposal.target) == (1.085, 1.082, 1.091)
     assert proposal.units > 0 and proposal.reward_risk == 2.0 and proposal.expires_at
     assert proposal.evidence["stop_pips"] == 30.0 and proposal.evidence["session"]
-    with sqlite3.connect(paths.db) as conn:
-        code = str(conn.execute("SELECT code FROM approval_codes WHERE proposal_id = 'sig-1'").fetchone()[0])
+    [code] = shown
     pattern = re.compile(rf"(?<!\d){code}(?!\d)")
     assert not pattern.search(repr(proposals)), "an approval code reached the client"
     assert not pattern.search(repr(response)) and not pattern.search(response.text)

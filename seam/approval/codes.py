@@ -1,60 +1,102 @@
-"""Approval codes: six random digits for human channels only; single-use, bound to the terms, expiring, locking."""
+"""Approval codes: six random digits for human channels only; stored as a keyed digest, spent when presented.
+
+issue    a code per proposal, the digits to the human channels, the digest (keys.py) to the store
+take     a presented code is spent at once, whatever happens next (compare and set: one taker wins);
+         a wrong one counts against the proposal (locked after approval.max_tries) and against the
+         seam (approval.wrong_codes_per_hour, then every approval is locked and a CRITICAL alert fires)
+approve  after the order path's earlier guards: PENDING → APPROVED, once
+reissue  a fresh code for a person at the console; the earlier one is void
+"""
 
 from __future__ import annotations
 
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from seam.alerts import Alert, AlertSink
 from seam.approval import proposals
+from seam.approval.keys import CodeKey
 from seam.approval.proposals import Proposal
 from seam.broker.lifecycle import Lifecycle, PositionState
 from seam.errors import GuardViolation
 from seam.store import ProposalStatus, Store
+from seam.store.flags import ApprovalsLock
 
-__all__ = ["CodeChannel", "approve", "issue", "matches", "spend", "verify"]
+__all__ = ["CodeChannel", "Limits", "approve", "issue", "reissue", "take", "unlock"]
 
 logger = logging.getLogger(__name__)
 S = PositionState
+GUESS_WINDOW = timedelta(hours=1)
 
 # A human channel: (proposal, code, expires_at) -> None. The only callables that ever see the digits.
 CodeChannel = Callable[[Proposal, str, datetime], None]
 
 
-def issue(store: Store, proposal: Proposal, expires: datetime, channels: list[CodeChannel]) -> None:
-    # INV: the code goes only to human channels; nothing here returns it to the caller
-    code = f"{secrets.randbelow(1_000_000):06d}"
-    store.codes.issue(proposal.id, code, proposal.bound_hash, expires)
+@dataclass(frozen=True)
+class Limits:
+    max_tries: int  # wrong codes a proposal takes before it locks
+    wrong_per_hour: int  # wrong codes the whole seam takes in an hour before every approval locks
+
+
+def _new_code() -> str:
+    return f"{secrets.randbelow(1_000_000):06d}"
+
+
+def issue(store: Store, key: CodeKey, proposal: Proposal, expires: datetime, channels: list[CodeChannel]) -> None:
+    # INV: the code goes only to human channels; the store keeps its keyed digest, and nothing returns it
+    code = _new_code()
+    store.codes.issue(proposal.id, key.digest(proposal.id, code, proposal.bound_hash), proposal.bound_hash, expires)
     for channel in channels:
         try:
             channel(proposal, code, expires)
-        except Exception:  # a broken channel must not stop the proposal; the console still has it
+        except Exception:  # a broken channel must not stop the proposal; the console can issue a new code
             logger.warning("an approval-code channel failed for %s", proposal.id)
 
 
-def approve(
-    store: Store, lifecycle: Lifecycle, proposal: Proposal, code: str, *, now: datetime, max_tries: int
+def reissue(store: Store, key: CodeKey, proposal: Proposal, expires: datetime) -> str:
+    """A fresh code for the person at the console that asked (`seam approvals --new-code`, `seam approve`)."""
+    if proposal.status is not ProposalStatus.PENDING:
+        raise GuardViolation("code", f"proposal {proposal.id} is {proposal.status}; it takes no code")
+    code = _new_code()
+    store.codes.issue(proposal.id, key.digest(proposal.id, code, proposal.bound_hash), proposal.bound_hash, expires)
+    store.append("APPROVAL", {"proposal": proposal.id, "event": "code_reissued"}, intent_id=proposal.id)
+    return code
+
+
+def take(
+    store: Store,
+    key: CodeKey,
+    lifecycle: Lifecycle,
+    alerts: AlertSink,
+    proposal: Proposal,
+    code: str,
+    *,
+    now: datetime,
+    limits: Limits,
 ) -> None:
-    """Verify the presented code, then spend it and approve the proposal; a refusal raises GuardViolation."""
-    # INV: no order without a human code: the order path goes on only once this returns
-    verify(store, lifecycle, proposal, code, now=now, max_tries=max_tries)
-    with store.transaction() as tx:
-        store.codes.spend(tx, proposal.id)
-        store.proposals.set_status(tx, proposal.id, ProposalStatus.APPROVED, decided_at=now)
-        store.append("APPROVAL", {"proposal": proposal.id, "event": "approved"}, intent_id=proposal.id, conn=tx)
-    if proposal.kind == "open":
-        lifecycle.transition(proposal.position_id, S.APPROVED, reason="human approval")
+    """Spend `code` if it is the proposal's live code; otherwise raise GuardViolation saying why.
 
-
-def verify(store: Store, lifecycle: Lifecycle, proposal: Proposal, code: str, *, now: datetime, max_tries: int) -> None:
-    """Raise GuardViolation unless `code` is the proposal's issued, unspent, unexpired code for these terms.
-    An expired code closes the proposal; a wrong one counts a try."""
+    INV: a code written into an intent is spent here, before anything else can fail: a later refusal (a
+    halt, a down link, a conflict) leaves nothing an agent could present again.
+    """
+    locked = store.flags.approvals_lock()
+    if locked is not None:
+        raise GuardViolation(
+            "approvals_locked",
+            f"approvals are locked: {locked.reason}; a person unlocks them "
+            "at a terminal with `seam approvals --unlock`",
+        )
     issued = store.codes.get(proposal.id)
     if issued is None:
         raise GuardViolation("code", f"no code was issued for proposal {proposal.id}")
     if issued.used:
-        raise GuardViolation("code", "that code was already used; codes are single-use")
+        raise GuardViolation(
+            "code",
+            "that code was already used; codes are single-use (a new one: `seam approvals --new-code` at the console)",
+        )
     if now > issued.expires_at:
         proposals.close(store, lifecycle, proposal, ProposalStatus.EXPIRED, S.EXPIRED, "the approval code expired", now)
         raise GuardViolation(
@@ -64,14 +106,22 @@ def verify(store: Store, lifecycle: Lifecycle, proposal: Proposal, code: str, *,
         )
     if issued.bound_hash != proposal.bound_hash:
         raise GuardViolation("code", "the proposal changed after its code was issued; the code is void")
-    if not secrets.compare_digest(issued.code, code):
-        raise _wrong_try(store, lifecycle, proposal, max_tries)
+    with store.transaction() as tx:
+        if store.codes.take(tx, proposal.id, key.digest(proposal.id, code, issued.bound_hash)):
+            store.append("APPROVAL", {"proposal": proposal.id, "event": "code_spent"}, intent_id=proposal.id, conn=tx)
+            return
+    after = store.codes.get(proposal.id)
+    if after is not None and after.used and key.matches(after.digest, proposal.id, code, issued.bound_hash):
+        raise GuardViolation("code", "that code was already used; codes are single-use")  # a concurrent taker won
+    raise _wrong_try(store, lifecycle, alerts, proposal, now, limits)
 
 
-def _wrong_try(store: Store, lifecycle: Lifecycle, proposal: Proposal, max_tries: int) -> GuardViolation:
-    """Count a wrong code with its bead; the last allowed try locks the proposal and cancels its position."""
+def _wrong_try(
+    store: Store, lifecycle: Lifecycle, alerts: AlertSink, proposal: Proposal, now: datetime, limits: Limits
+) -> GuardViolation:
+    """Count a wrong code with its bead; the proposal's last allowed try locks it, the seam's locks every approval."""
     tries = proposal.tries + 1
-    locked = tries >= max_tries
+    locked = tries >= limits.max_tries
     with store.transaction() as tx:
         store.proposals.set_tries(tx, proposal.id, tries, ProposalStatus.LOCKED if locked else ProposalStatus.PENDING)
         store.append(
@@ -80,24 +130,43 @@ def _wrong_try(store: Store, lifecycle: Lifecycle, proposal: Proposal, max_tries
             intent_id=proposal.id,
             conn=tx,
         )
+        guesses = store.codes.wrong_since(now - GUESS_WINDOW, tx)
+        lock_all = guesses >= limits.wrong_per_hour and store.flags.approvals_lock(tx) is None
+        if lock_all:
+            reason = f"{guesses} wrong codes within an hour (approval.wrong_codes_per_hour: {limits.wrong_per_hour})"
+            bead = store.append("APPROVAL", {"event": "approvals_locked", "reason": reason}, conn=tx)
+            store.flags.write_approvals_lock(
+                tx, ApprovalsLock(reason, now.isoformat(timespec="seconds"), bead.seq), bead.seq
+            )
+    if lock_all:
+        alerts.raise_alert(Alert("APPROVALS_LOCKED", reason, {"wrong codes": guesses, "window": "1 h"}))
+    if locked and proposal.kind == "open":
+        lifecycle.transition(proposal.position_id, S.CANCELLED, reason="locked after wrong codes")
     if locked:
-        if proposal.kind == "open":
-            lifecycle.transition(proposal.position_id, S.CANCELLED, reason="locked after wrong codes")
         return GuardViolation(
             "locked",
             f"wrong code; proposal {proposal.id} is now locked after {tries} wrong "
             "tries — send the signal again for a new proposal",
         )
-    left = max_tries - tries
+    left = limits.max_tries - tries
     return GuardViolation("code", f"wrong code; {left} {'try' if left == 1 else 'tries'} left")
 
 
-def matches(store: Store, proposal_id: str, code: str) -> bool:
-    """Whether `code` is the proposal's unspent code; a rejection needs no more (a late "no" is still a no)."""
-    issued = store.codes.get(proposal_id)
-    return issued is not None and not issued.used and secrets.compare_digest(issued.code, code)
-
-
-def spend(store: Store, proposal_id: str) -> None:
+def approve(store: Store, lifecycle: Lifecycle, proposal: Proposal, now: datetime) -> None:
+    """PENDING → APPROVED (once: a proposal decided meanwhile stays as it was and nothing is sent)."""
     with store.transaction() as tx:
-        store.codes.spend(tx, proposal_id)
+        if not store.proposals.decide(tx, proposal.id, ProposalStatus.APPROVED, now):
+            raise GuardViolation("approval", f"proposal {proposal.id} was decided meanwhile; nothing was sent")
+        store.append("APPROVAL", {"proposal": proposal.id, "event": "approved"}, intent_id=proposal.id, conn=tx)
+    if proposal.kind == "open":
+        lifecycle.transition(proposal.position_id, S.APPROVED, reason="human approval")
+
+
+def unlock(store: Store, *, by: str, note: str) -> bool:
+    """A person lifts the approvals lock; returns whether it was on."""
+    with store.transaction() as tx:
+        if store.flags.approvals_lock(tx) is None:
+            return False
+        bead = store.append("APPROVAL", {"event": "approvals_unlocked", "by": by, "note": note}, conn=tx)
+        store.flags.write_approvals_lock(tx, None, bead.seq)
+    return True

@@ -119,11 +119,14 @@ def close(
     state: PositionState,
     reason: str,
     now: datetime,
-) -> None:
-    """Decide a proposal with no order; an open's position ends in `state` unless it has already moved on."""
+) -> bool:
+    """Decide a pending proposal with no order; an open's position ends in `state` unless it has moved on.
+    A proposal decided meanwhile (approved by another decision) is left as it is: returns whether it changed."""
     with store.transaction() as tx:
-        store.proposals.set_status(tx, proposal.id, status, decided_at=now)
+        if not store.proposals.decide(tx, proposal.id, status, now):
+            return False
     if proposal.kind == "open":
         record = lifecycle.get(proposal.position_id)
         if record.state in (S.PROPOSED, S.APPROVED):
             lifecycle.transition(proposal.position_id, state, reason=reason)
+    return True

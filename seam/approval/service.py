@@ -9,6 +9,7 @@ from typing import Any
 from seam.approval import codes, evidence, proposals, stale
 from seam.approval.codes import CodeChannel
 from seam.approval.follow import Follower
+from seam.approval.keys import CodeKey
 from seam.approval.proposals import Proposal
 from seam.blocking import Offload, in_default_pool
 from seam.broker.lifecycle import PositionState
@@ -25,7 +26,7 @@ __all__ = ["ApprovalService", "Decided"]
 
 S = PositionState
 # the refusals of the code step: the decision's outcome, not a failure of the order path
-_CODE_GUARDS = ("code", "code_expired", "locked")
+_CODE_GUARDS = ("code", "code_expired", "locked", "approvals_locked")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class ApprovalService:
         settings: Settings,
         clock: Clock,
         paths: SeamPaths,
+        key: CodeKey,
         channels: list[CodeChannel] | None = None,
     ) -> None:
         self.store = store
@@ -58,7 +60,9 @@ class ApprovalService:
         # where blocking store work runs, never the loop's thread; the runtime may point it at a lane's pool
         self.offload: Offload = in_default_pool
         self.follow = Follower(store, broker.lifecycle, clock, paths)
-        self._pending_code: dict[str, str] = {}  # proposal id → the code presented, checked in the order path
+        self.key = key
+        # order ref → the proposal whose code this process's decision spent; the order path's approval step
+        self._taken: dict[str, str] = {}
         broker.approval_hook = self.check_order
         broker.broker.subscribe(self.follow.on_broker_event)
 
@@ -117,7 +121,7 @@ class ApprovalService:
             target=proposal.target,
             risk_usd=risk_usd,
         )
-        codes.issue(self.store, proposal, expires, self.channels)
+        codes.issue(self.store, self.key, proposal, expires, self.channels)
         return proposal
 
     async def propose_close(self, intent_id: str, intent_sha256: str, position_id: str, reason: str | None) -> Proposal:
@@ -166,7 +170,7 @@ class ApprovalService:
 
     def _close(self, draft: Proposal, expires: datetime) -> Proposal:
         proposal = proposals.insert(self.store, draft)
-        codes.issue(self.store, proposal, expires, self.channels)
+        codes.issue(self.store, self.key, proposal, expires, self.channels)
         return proposal
 
     def _expiry(self, now: datetime) -> datetime:
@@ -197,27 +201,53 @@ class ApprovalService:
                 f"Proposal {proposal_id} is {proposal.status}; nothing was done.",
                 {"proposal": proposal_id, "status": str(proposal.status)},
             )
+        # 0. the code is spent the moment it is presented, whatever happens below
+        try:
+            await self.offload(self._take, proposal, code)
+        except GuardViolation as exc:
+            if exc.guard in _CODE_GUARDS:
+                return Decided("failed", exc.message, {"proposal": proposal.id, "guard": exc.guard})
+            raise
         if decision == "reject":
-            return await self.offload(self._reject, proposal, code, via)
+            return await self.offload(self._reject, proposal, via)
         # 1. the stale gate: too old, or the world it was proposed against has changed
         now = self.clock.now()
         changes = stale.changes(proposal, now, await self.anchor(proposal.pair), self.settings.approval.stale_minutes)
         if changes:
-            await self.offload(
+            refused = await self.offload(
                 stale.refuse, self.store, self.broker.lifecycle, proposal, changes, via, self.clock.now()
             )
+            if not refused:
+                return Decided(
+                    "failed",
+                    f"Proposal {proposal_id} was decided meanwhile; nothing was done.",
+                    {"proposal": proposal_id},
+                )
             return Decided(
                 "conflict",
                 f"STATE_CONFLICT: proposal {proposal_id} no longer matches the market or the book; no order was sent.",
                 {"proposal": proposal_id},
                 changes=changes,
             )
-        # 2. the broker's order path: halt → mode/account/port → this code → pacing → submit
-        return await self._submit(proposal, code, via)
+        # 2. the broker's order path: halt → mode/account/port → approval (this decision's spent code) → pacing
+        return await self._submit(proposal, via)
 
-    async def _submit(self, proposal: Proposal, code: str, via: str) -> Decided:
+    def _take(self, proposal: Proposal, code: str) -> None:
+        limits = codes.Limits(self.settings.approval.max_tries, self.settings.approval.wrong_codes_per_hour)
+        codes.take(
+            self.store,
+            self.key,
+            self.broker.lifecycle,
+            self.broker.alerts,
+            proposal,
+            code,
+            now=self.clock.now(),
+            limits=limits,
+        )
+
+    async def _submit(self, proposal: Proposal, via: str) -> Decided:
         request = _request(proposal)
-        self._pending_code[request.ref] = code
+        self._taken[request.ref] = proposal.id
         try:
             orders = await self.broker.submit(request, approval=proposal.id)
         except GuardViolation as exc:
@@ -225,7 +255,7 @@ class ApprovalService:
                 return Decided("failed", exc.message, {"proposal": proposal.id, "guard": exc.guard})
             raise
         finally:
-            self._pending_code.pop(request.ref, None)
+            self._taken.pop(request.ref, None)
         await self.offload(self.follow.after_submit, proposal, orders, via)
         if proposal.kind == "close":
             orders += await self._cancel_protection(proposal.position_id)
@@ -237,40 +267,17 @@ class ApprovalService:
         )
 
     async def check_order(self, request: OrderRequest | BracketRequest, approval: Any) -> None:
-        """The approval step of the broker's order path (BrokerService.approval_hook). The check and the spend
-        run in one call off the loop's thread: nothing comes between them (one code, one order)."""
+        """The approval step of the broker's order path (BrokerService.approval_hook): the order goes on only for
+        a decision that spent this proposal's code, and the proposal turns APPROVED once (compare and set)."""
         # INV: no order without a human code
-        if not isinstance(approval, str) or request.ref not in self._pending_code:
+        if not isinstance(approval, str) or self._taken.get(request.ref) != approval:
             raise GuardViolation("approval", "an order needs a human's approval code; none was given")
-        code = self._pending_code[request.ref]
-        await self.offload(self._check_and_spend, approval, code)
+        proposal = await self.offload(self.get, approval)
+        await self.offload(codes.approve, self.store, self.broker.lifecycle, proposal, self.clock.now())
 
-    def _check_and_spend(self, proposal_id: str, code: str) -> None:
-        codes.approve(
-            self.store,
-            self.broker.lifecycle,
-            self.get(proposal_id),
-            code,
-            now=self.clock.now(),
-            max_tries=self.settings.approval.max_tries,
-        )
-
-    def _reject(self, proposal: Proposal, code: str, via: str) -> Decided:
-        """A human's "no" also needs the code; it spends the code and sends nothing."""
-        if not codes.matches(self.store, proposal.id, code):
-            try:
-                codes.verify(
-                    self.store,
-                    self.broker.lifecycle,
-                    proposal,
-                    code,
-                    now=self.clock.now(),
-                    max_tries=self.settings.approval.max_tries,
-                )  # counts the wrong try and explains
-            except GuardViolation as exc:
-                return Decided("failed", exc.message, {"proposal": proposal.id, "guard": exc.guard})
-        codes.spend(self.store, proposal.id)
-        proposals.close(
+    def _reject(self, proposal: Proposal, via: str) -> Decided:
+        """A human's "no": the code was spent; the proposal closes REJECTED and nothing is sent."""
+        closed = proposals.close(
             self.store,
             self.broker.lifecycle,
             proposal,
@@ -279,6 +286,10 @@ class ApprovalService:
             f"rejected by a human via {via}",
             self.clock.now(),
         )
+        if not closed:
+            return Decided(
+                "failed", f"Proposal {proposal.id} was decided meanwhile; nothing was done.", {"proposal": proposal.id}
+            )
         self.store.append("APPROVAL", {"proposal": proposal.id, "event": "rejected", "via": via}, intent_id=proposal.id)
         return Decided("ok", f"Rejected by a human via {via}; nothing was sent.", {"proposal": proposal.id})
 

@@ -26,9 +26,10 @@ def changes(proposal: Proposal, now: datetime, current: dict[str, Any], stale_mi
     return found
 
 
-def refuse(store: Store, lifecycle: Lifecycle, proposal: Proposal, found: list[str], via: str, now: datetime) -> None:
-    """Close a stale proposal as a conflict, with the bead that says what changed."""
-    proposals.close(
+def refuse(store: Store, lifecycle: Lifecycle, proposal: Proposal, found: list[str], via: str, now: datetime) -> bool:
+    """Close a stale proposal as a conflict, with the bead that says what changed; False when it was decided
+    meanwhile (it is then left as it is)."""
+    closed = proposals.close(
         store,
         lifecycle,
         proposal,
@@ -37,11 +38,13 @@ def refuse(store: Store, lifecycle: Lifecycle, proposal: Proposal, found: list[s
         "STATE_CONFLICT: " + "; ".join(found),
         now,
     )
-    store.append(
-        "APPROVAL",
-        {"proposal": proposal.id, "event": "state_conflict", "changes": found, "via": via},
-        intent_id=proposal.id,
-    )
+    if closed:
+        store.append(
+            "APPROVAL",
+            {"proposal": proposal.id, "event": "state_conflict", "changes": found, "via": via},
+            intent_id=proposal.id,
+        )
+    return closed
 
 
 def _show(value: Any) -> str:

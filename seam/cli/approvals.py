@@ -1,17 +1,22 @@
 """`seam approvals`, `seam approve`, `seam resume`: a human's decisions, taken at an interactive terminal.
 
-Codes are read from the store here, for the person at the terminal, and nowhere in `seam.client`, which agents use.
+The store holds no code in readable form: a code is shown once, when it is issued (the `seam watch` terminal,
+or `seam approvals --new-code` here, which voids the earlier one). Only this module issues codes for the
+console, and nothing in `seam.client`, which agents use, touches them.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from datetime import timedelta
 
 from rich.markdown import Markdown
 from rich.table import Table
 
 from seam import client
+from seam.approval import codes, proposals
+from seam.approval.keys import CodeKey
 from seam.cli.common import (
     EXIT_NOT_OK,
     EXIT_OK,
@@ -33,15 +38,20 @@ from seam.paths import SeamPaths
 
 __all__ = ["add_approvals", "add_approve", "add_resume", "cmd_approvals", "cmd_approve", "cmd_resume"]
 
-_COLUMNS = ("proposal", "kind", "pair", "side", "units", "entry · stop · target", "R:R", "code", "expires")
+_COLUMNS = ("proposal", "kind", "pair", "side", "units", "entry · stop · target", "R:R", "code expires")
 
 
 def add_approvals(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "approvals",
         parents=[common],
-        help="list proposals waiting for approval, with their codes (a person at a terminal only)",
+        help="list proposals waiting for approval; --new-code shows a fresh code (a person at a terminal only)",
     )
+    p.add_argument(
+        "--new-code", metavar="PROPOSAL", help="issue a fresh code for PROPOSAL and show it (voids the last)"
+    )
+    p.add_argument("--unlock", action="store_true", help="lift the lock set after too many wrong codes")
+    p.add_argument("--note", help="with --unlock: why, recorded in the APPROVAL bead")
     p.set_defaults(func=cmd_approvals)
 
 
@@ -64,30 +74,47 @@ def add_resume(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_resume)
 
 
-def _codes(paths: SeamPaths, config: LoadedConfig) -> dict[str, tuple[str, str]]:
-    """proposal id → (code, expires_at) for pending proposals: the operator console's view only."""
+def _expiries(paths: SeamPaths, config: LoadedConfig) -> dict[str, str]:
+    """proposal id → when its live code expires, for pending proposals."""
     with console_runtime(paths, config) as runtime:
         live = runtime.store.codes.live_for_pending()
-    return {pid: (row.code, row.expires_at.isoformat()) for pid, row in live.items()}
+    return {pid: row.expires_at.isoformat() for pid, row in live.items()}
+
+
+def _fresh_code(paths: SeamPaths, config: LoadedConfig, proposal_id: str) -> str:
+    """A new code for a pending proposal, for the person at this terminal; the earlier code is void."""
+    with console_runtime(paths, config) as runtime:
+        proposal = proposals.get(runtime.store, proposal_id)
+        expires = runtime.clock.now() + timedelta(seconds=config.settings.approval.code_ttl_seconds)
+        return codes.reissue(runtime.store, CodeKey.for_seam(paths), proposal, expires)
 
 
 def cmd_approvals(args: argparse.Namespace) -> int:
     paths = seam_paths(args)
     require_seam(paths)
     config = load(paths)
+    if args.unlock:
+        return _unlock(paths, config, args.note or "")
     refused = refuse_without_terminal("`seam approvals`", config)
     if refused is not None:
         return refused
-    codes = _codes(paths, config)
-    proposals = client.pending_proposals(paths, config)
-    if not proposals:
+    if args.new_code:
+        code = _fresh_code(paths, config, args.new_code)
+        out.print(
+            f"New code for {args.new_code}: [bold]{code}[/] (valid "
+            f"{config.settings.approval.code_ttl_seconds // 60} min; the earlier code is void)"
+        )
+        return EXIT_OK
+    expiries = _expiries(paths, config)
+    pending = client.pending_proposals(paths, config)
+    if not pending:
         out.print("No proposals are waiting for approval.")
         return EXIT_OK
     table = Table(title="Proposals waiting for a human")
     for column in _COLUMNS:
         table.add_column(column)
-    for proposal in proposals:
-        code, expires = codes.get(proposal.id, ("-", "-"))
+    for proposal in pending:
+        expires = expiries.get(proposal.id, "spent: ask for a new code")
         levels = f"{proposal.entry} · {proposal.stop} · {proposal.target}" if proposal.entry else "market"
         table.add_row(
             proposal.id,
@@ -97,11 +124,31 @@ def cmd_approvals(args: argparse.Namespace) -> int:
             f"{proposal.units:,}",
             levels,
             str(proposal.evidence.get("reward_risk", "-")),
-            code,
             expires[11:19] if len(expires) > 19 else expires,
         )
     out.print(table)
-    out.print("Approve with `seam approve PROPOSAL`; reject with `seam approve PROPOSAL --reject`.")
+    out.print(
+        "Approve with `seam approve PROPOSAL`; reject with `seam approve PROPOSAL --reject`. Codes are shown "
+        "once, when issued; `seam approvals --new-code PROPOSAL` shows a fresh one."
+    )
+    return EXIT_OK
+
+
+def _unlock(paths: SeamPaths, config: LoadedConfig, note: str) -> int:
+    if not interactive():
+        err.print("seam: `seam approvals --unlock` needs a person at an interactive terminal")
+        return EXIT_USAGE
+    with console_runtime(paths, config) as runtime:
+        lock = runtime.store.flags.approvals_lock()
+        if lock is None:
+            out.print("Approvals are not locked; nothing to lift.")
+            return EXIT_OK
+        out.print(f"Approvals are locked since {lock.at}: {lock.reason}")
+        if input("Lift the lock and accept approval codes again? [y/N] ").strip().lower() not in ("y", "yes"):
+            out.print("Lock left on.")
+            return EXIT_NOT_OK
+        codes.unlock(runtime.store, by="console", note=note)
+    out.print("Approvals unlocked.")
     return EXIT_OK
 
 
@@ -128,20 +175,20 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
 
 def _ask_at_the_terminal(paths: SeamPaths, config: LoadedConfig, proposal: str, decision: str) -> str | int:
-    """The proposal's code once the person at the terminal has seen the evidence and said yes; else an exit code."""
+    """A fresh code for the proposal once the person at the terminal has seen the evidence and said yes (it is
+    never shown: it goes straight into the approve intent); else an exit code."""
     refused = refuse_without_terminal("`seam approve` without --code", config)
     if refused is not None:
         return refused
     _show_evidence(paths, proposal)
-    found = _codes(paths, config).get(proposal)
-    if found is None:
-        err.print(f"seam: no pending proposal {proposal} with a live code")
+    if not any(pending.id == proposal for pending in client.pending_proposals(paths, config)):
+        err.print(f"seam: no pending proposal {proposal}")
         return EXIT_NOT_OK
     answer = input(f"{decision.capitalize()} proposal {proposal}? [y/N] ").strip().lower()
     if answer not in ("y", "yes"):
         out.print("Nothing was done.")
         return EXIT_NOT_OK
-    return found[0]
+    return _fresh_code(paths, config, proposal)
 
 
 def _show_evidence(paths: SeamPaths, proposal: str) -> None:

@@ -6,13 +6,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.console import Console
 
 from seam import fx
-from seam.approval import Proposal
+from seam.approval import Proposal, codes, proposals
+from seam.approval.keys import CodeKey
 from seam.broker.types import LinkState
 from seam.clock import ShiftedClock
 from seam.config import load_config
@@ -52,7 +53,8 @@ class Story:
         self.stack = stack
         self.out = Narrator(out, paths)
         # the operator's console: the same seam.db the daemon writes, and nothing that reaches a broker
-        console = Runtime.console(paths, load_config(paths, env=env), clock=clock)
+        self.config = load_config(paths, env=env)
+        console = Runtime.console(paths, self.config, clock=clock)
         stack.callback(console.close)
         self.store = console.store
         self.waits = Waits(self.store, self._check_alive, RESPONSE_SECONDS[mode])
@@ -61,7 +63,7 @@ class Story:
         self.gateway: GatewayThread | None = None
         self.market: Market = MockMarket(self._runner)
         self.session = 0
-        self.codes_issued: list[tuple[str, datetime]] = []
+        self.codes_issued: list[tuple[str, str, datetime]] = []
         self.trades: list[TradeRow] = []
 
     def run(self) -> bool:
@@ -133,8 +135,8 @@ class Story:
         self.stack.callback(_quietly, runner.stop)
         self.runner = runner
         runner.start()
-        # INV: the approval code goes to human channels only. The demo is the console here: the
-        # stand-in notes that a code was issued; the digits stay in the store's approval_codes table.
+        # INV: the approval code goes to human channels only. The demo is the console here: the stand-in
+        # holds the digits in memory, as a person's screen would; the store keeps only their keyed digest.
         runner.approval.channels = [self._console_stand_in]
         link = runner.broker.link_state()
         self.out.say(
@@ -149,7 +151,7 @@ class Story:
         self.runner = None
 
     def _console_stand_in(self, proposal: Proposal, code: str, expires_at: datetime) -> None:
-        self.codes_issued.append((proposal.id, expires_at))
+        self.codes_issued.append((proposal.id, code, expires_at))
 
     def _restart(self) -> None:
         self.out.section("Restart: a second daemon session on the same seam")
@@ -227,16 +229,16 @@ class Story:
     def _approve(self, proposal: str) -> None:
         self.out.step = f"approving {proposal}"
         code = self._console_code(proposal)
-        expires = max(at for pid, at in self.codes_issued if pid == proposal)
+        expires = max(at for pid, _code, at in self.codes_issued if pid == proposal)
         self.out.say(
             f"The daemon issued a 6-digit code for {proposal} to the operator's console only (single-use, "
             f"expires {expires:%H:%M:%S} UTC); the response above does not contain it."
         )
         self.out.say(
-            "[bold]The demo now plays the human at the console:[/] it reads the code from the operator's "
-            "console store (the approval_codes table of seam.db, what `seam approvals` shows), which an "
-            f"agent would not be given, and tells it to the agent: code {MASK}. The agent writes an "
-            "`approve` intent."
+            "[bold]The demo now plays the human at the console:[/] it reads the code off the operator's "
+            "console (the `seam watch` terminal, where the daemon showed it; seam.db keeps only a keyed "
+            f"digest), which an agent would not be given, and tells it to the agent: code {MASK}. The agent "
+            "writes an `approve` intent."
         )
         self.agent.submit(
             f"approve-{proposal}",
@@ -247,12 +249,16 @@ class Story:
         )
 
     def _console_code(self, proposal: str) -> str:
-        if not any(pid == proposal for pid, _ in self.codes_issued):
+        shown = [code for pid, code, _at in self.codes_issued if pid == proposal]
+        if not shown:
             raise DemoFailure(f"no approval code was issued to the console for {proposal}")
-        issued = self.store.codes.get(proposal)
-        if issued is None or issued.used:
-            raise DemoFailure(f"the console store holds no unused code for {proposal}")
-        return issued.code
+        return shown[-1]
+
+    def _new_console_code(self, proposal: str) -> str:
+        """What `seam approvals --new-code` does for the person at the terminal."""
+        expires = self.clock.now() + timedelta(seconds=self.config.settings.approval.code_ttl_seconds)
+        found = proposals.get(self.store, proposal)
+        return codes.reissue(self.store, CodeKey.for_seam(self.paths), found, expires)
 
     def _put_market(self, mid: float) -> None:
         """Set the simulated market at a trade's entry and wait until the daemon's broker quotes it."""
@@ -357,7 +363,10 @@ class Story:
             expect="failed",
             secret="code",
         )
-        self.out.say("Refused: the halt flag is the first check of the order path; nothing reached the broker.")
+        self.out.say(
+            "Refused: the halt flag is the first check of the order path; nothing reached the broker. The code "
+            "was spent when the intent was read, so it cannot be presented again."
+        )
         self.out.say(
             "A person clears the halt at an interactive terminal with [bold]seam resume --seam "
             f"{self.paths.root}[/] (it asks before it clears). The demo plays that person and clears it "
@@ -366,13 +375,15 @@ class Story:
         self.store.halt_off(by="console (the demo, playing the human)", note="RB-004 drill over")
         self.agent.submit("status-after-drill", "status", {}, expect="ok")
         self.out.say(
-            "The drill's proposal was made while halted; the human rejects it with its code, so it ends "
-            "REJECTED instead of waiting to expire."
+            "The drill's proposal was made while halted; the human rejects it, so it ends REJECTED instead of "
+            "waiting to expire. Its code was spent, so the human asks the console for a new one "
+            "([bold]seam approvals --new-code drill-signal[/]; the demo plays that person) and tells it to the agent."
         )
+        fresh = self._new_console_code("drill-signal")
         self.agent.submit(
             "reject-drill-signal",
             "approve",
-            {"proposal": "drill-signal", "code": code, "decision": "reject"},
+            {"proposal": "drill-signal", "code": fresh, "decision": "reject"},
             expect="ok",
             secret="code",
         )

@@ -1,7 +1,8 @@
 """Audit stage and every other stored fact: one owner of the seam's SQLite file.
 
     Store
-    ├── db          Database: connections, write lock, transactions, schema version and migrations
+    ├── db          Database: connections, write lock, transactions, schema version and migrations,
+    │               the store's id (and its sidecar seam.db.id), SQLite's check of the file
     ├── (beads)     append / beads / last_seq / verify: the hash-chained audit records
     ├── ledger      one row per intent id, committed with the intent's terminal bead
     ├── flags       typed flags: the halt flag, the published broker link, a reconnect request
@@ -47,10 +48,13 @@ __all__ = [
 
 
 class Store:
-    """The seam's stored state. Opening it brings an older seam's schema up to date."""
+    """The seam's stored state. Opening it refuses a store that is missing, emptied, another seam's or
+    damaged (StoreError; `check=False` skips SQLite's quick_check), and brings an older seam's schema up to date."""
 
-    def __init__(self, path: Path, *, synchronous: str = "full", clock: Clock | None = None) -> None:
-        self.db = Database(path, synchronous=synchronous, clock=clock)
+    def __init__(
+        self, path: Path, *, synchronous: str = "full", clock: Clock | None = None, check: bool = True
+    ) -> None:
+        self.db = Database(path, synchronous=synchronous, clock=clock, check=check)
         self.path = path
         self.clock = self.db.clock
         self._beads = Beads(self.db)
@@ -97,6 +101,8 @@ class Store:
         return self._beads.last_seq()
 
     def verify(self) -> VerifyResult:
+        """SQLite's full check of the file (damage: StoreError), then the hash chain from the first bead."""
+        self.db.check(full=True)
         return self._beads.verify()
 
     # -- the halt flag: its one writer ----------------------------------------------------------------

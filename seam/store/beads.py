@@ -101,7 +101,14 @@ class Beads:
         return int(row[0] or 0)
 
     def verify(self) -> VerifyResult:
-        """Walk the chain from the first bead; name the first one that was altered or removed."""
+        """Walk the chain from the first bead; name the first one that was altered or removed.
+        A file SQLite cannot read on the way is a StoreError."""
+        try:
+            return self._walk()
+        except sqlite3.DatabaseError as exc:
+            raise self.db.store_error("read the beads of", exc) from exc
+
+    def _walk(self) -> VerifyResult:
         prev_hash, expected_seq, count = GENESIS, 1, 0
         cursor = self.db.conn().execute(f"SELECT {_COLUMNS} FROM beads ORDER BY seq")
         for seq, type_, at, intent_id, session_id, payload, stored_prev, stored_hash in cursor:

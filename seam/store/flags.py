@@ -2,7 +2,8 @@
 
 Each flag has one writer: the halt flag is turned on and off only through `Store.halt_on` /
 `Store.halt_off` (each with its HALT bead in the same transaction); the link is published only by the
-broker service; the reconnect request is raised by `seam broker reconnect` and taken by the broker service.
+broker service; the reconnect request is raised by `seam broker reconnect` and taken by the broker service;
+the approvals lock is set by the code check (seam/approval/codes.py) and lifted by a person at a terminal.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import Any
 from seam.store.beads import canonical_json
 from seam.store.db import Database
 
-__all__ = ["Flags", "Halt", "PublishedLink"]
+__all__ = ["ApprovalsLock", "Flags", "Halt", "PublishedLink"]
 
 HALT = "halt"
 LINK = "broker_link"
 RECONNECT = "broker_reconnect_request"
+APPROVALS = "approvals_locked"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,15 @@ class PublishedLink:
     attempts: int
     detail: str
     at: str
+
+
+@dataclass(frozen=True)
+class ApprovalsLock:
+    """Every approval refused until a person unlocks it: too many wrong codes were presented."""
+
+    reason: str
+    at: str
+    bead: int
 
 
 class Flags:
@@ -118,3 +129,14 @@ class Flags:
                 return False
             self._set(tx, RECONNECT, {"pending": False}, 0)
         return True
+
+    # -- the approvals lock ----------------------------------------------------------------------------
+
+    def approvals_lock(self, conn: sqlite3.Connection | None = None) -> ApprovalsLock | None:
+        value = self._get(APPROVALS, conn)
+        if not value or not value.get("on"):
+            return None
+        return ApprovalsLock(str(value.get("reason", "")), str(value.get("at", "")), int(value.get("bead") or 0))
+
+    def write_approvals_lock(self, conn: sqlite3.Connection, lock: ApprovalsLock | None, bead: int) -> None:
+        self._set(conn, APPROVALS, {"on": True, **asdict(lock)} if lock else {"on": False}, bead)

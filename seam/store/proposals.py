@@ -51,8 +51,10 @@ class ProposalRow:
 
 @dataclass(frozen=True)
 class CodeRow:
+    """An issued code as stored: its keyed digest (seam/approval/keys.py), never the digits."""
+
     proposal_id: str
-    code: str
+    digest: str
     bound_hash: str
     expires_at: datetime
     used: bool
@@ -127,6 +129,14 @@ class Proposals:
             (str(status), decided_at.isoformat() if decided_at else None, proposal_id),
         )
 
+    def decide(self, conn: sqlite3.Connection, proposal_id: str, status: ProposalStatus, decided_at: datetime) -> bool:
+        """PENDING → `status`, only if it is still pending (compare and set): a decided proposal never changes."""
+        cursor = conn.execute(
+            "UPDATE proposals SET status = ?, decided_at = ? WHERE id = ? AND status = ?",
+            (str(status), decided_at.isoformat(), proposal_id, str(ProposalStatus.PENDING)),
+        )
+        return cursor.rowcount == 1
+
     def set_tries(self, conn: sqlite3.Connection, proposal_id: str, tries: int, status: ProposalStatus) -> None:
         conn.execute("UPDATE proposals SET tries = ?, status = ? WHERE id = ?", (tries, str(status), proposal_id))
 
@@ -135,31 +145,53 @@ class Codes:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def issue(self, proposal_id: str, code: str, bound_hash: str, expires_at: datetime) -> None:
+    def issue(self, proposal_id: str, digest: str, bound_hash: str, expires_at: datetime) -> None:
+        """Store a code's digest (a new code replaces the proposal's earlier one, spent or not)."""
         with self.db.transaction() as tx:
             tx.execute(
-                "INSERT OR REPLACE INTO approval_codes(proposal_id, code, bound_hash, expires_at, used) "
+                "INSERT OR REPLACE INTO approval_codes(proposal_id, digest, bound_hash, expires_at, used) "
                 "VALUES (?, ?, ?, ?, 0)",
-                (proposal_id, code, bound_hash, expires_at.isoformat()),
+                (proposal_id, digest, bound_hash, expires_at.isoformat()),
             )
 
-    def get(self, proposal_id: str) -> CodeRow | None:
+    def get(self, proposal_id: str, conn: sqlite3.Connection | None = None) -> CodeRow | None:
         found = self.db.one(
-            "SELECT proposal_id, code, bound_hash, expires_at, used FROM approval_codes WHERE proposal_id = ?",
+            "SELECT proposal_id, digest, bound_hash, expires_at, used FROM approval_codes WHERE proposal_id = ?",
             (proposal_id,),
+            conn,
         )
-        if found is None:
-            return None
-        return CodeRow(found[0], found[1], found[2], datetime.fromisoformat(found[3]), bool(found[4]))
+        return _code(found) if found else None
+
+    def take(self, conn: sqlite3.Connection, proposal_id: str, digest: str) -> bool:
+        """Spend the code if it is this one and unspent (compare and set): of two takers exactly one wins."""
+        cursor = conn.execute(
+            "UPDATE approval_codes SET used = 1 WHERE proposal_id = ? AND digest = ? AND used = 0",
+            (proposal_id, digest),
+        )
+        return cursor.rowcount == 1
 
     def spend(self, conn: sqlite3.Connection, proposal_id: str) -> None:
         conn.execute("UPDATE approval_codes SET used = 1 WHERE proposal_id = ?", (proposal_id,))
 
     def live_for_pending(self) -> dict[str, CodeRow]:
-        """Unused codes of pending proposals, by proposal id: the operator console's view only."""
+        """Unspent codes of pending proposals, by proposal id (their expiry; the digits are not stored)."""
         rows = self.db.query(
-            "SELECT c.proposal_id, c.code, c.bound_hash, c.expires_at, c.used FROM approval_codes c "
+            "SELECT c.proposal_id, c.digest, c.bound_hash, c.expires_at, c.used FROM approval_codes c "
             "JOIN proposals p ON p.id = c.proposal_id WHERE p.status = ? AND c.used = 0",
             (str(ProposalStatus.PENDING),),
         )
-        return {r[0]: CodeRow(r[0], r[1], r[2], datetime.fromisoformat(r[3]), bool(r[4])) for r in rows}
+        return {r[0]: _code(r) for r in rows}
+
+    def wrong_since(self, since: datetime, conn: sqlite3.Connection | None = None) -> int:
+        """Wrong codes presented since `since`, across every proposal (the APPROVAL beads say so)."""
+        row = self.db.one(
+            "SELECT COUNT(*) FROM beads WHERE type = 'APPROVAL' AND at >= ? "
+            "AND json_extract(payload, '$.event') = 'wrong_code'",
+            (since.isoformat(timespec="milliseconds"),),
+            conn,
+        )
+        return int(row[0])
+
+
+def _code(r: tuple[Any, ...]) -> CodeRow:
+    return CodeRow(r[0], r[1], r[2], datetime.fromisoformat(r[3]), bool(r[4]))

@@ -21,5 +21,5 @@ def test_at_a_terminal_a_proposal_path_is_no_proposal(tmp_path: Path) -> None:
     (tmp_path / "s" / "secret.md").write_text("---\nid: x\n---\nsecret words\n")
     code, screen = run_on_a_terminal(["approve", "../secret", "--seam", str(paths.root)], b"y\n")
     assert code == 1, screen
-    assert "no pending proposal ../secret with a live code" in screen
+    assert "no pending proposal ../secret" in screen
     assert "secret words" not in screen and "Traceback" not in screen
