@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import errno
 import logging
 import os
-import stat
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ from seam.errors import GuardViolation, HandlerError, HandlerTimeout, IntentErro
 from seam.faults import failpoint
 from seam.handlers.base import HandlerContext
 from seam.intake import Claimant, file_away, original_name
+from seam.intake.files import NotOpened, OwnFiles, name_refusal, open_intent
 from seam.intent import Kind
 from seam.respond import Outcome, Status, body_sha256, render_body, render_response, write_response
 from seam.runtime import Runtime
@@ -92,6 +91,7 @@ class Pipeline:
         self.store = runtime.store
         self.registry = runtime.registry
         self.claimant = claimant
+        self.own_files = OwnFiles(runtime.paths)
         self.clock = runtime.clock
         self.durable = True
         self.context = HandlerContext(
@@ -114,26 +114,19 @@ class Pipeline:
         return CheckContext.from_settings(self.settings, self.clock.now())
 
     def read_claimed(self, claimed: Path) -> tuple[bytes, IntentError | None]:
-        """The claimed file's bytes (at most the cap + 1), refusing symlinks and non-files."""
-        refused = IntentError.single("", "symbolic links are refused; write the intent file itself into incoming/")
+        """The claimed file's bytes, or why it is refused: symlinks, hard links, the seam's own files
+        and non-files unopened (see `open_intent`), a file over the cap unread, stating its real size."""
         try:
-            fd = os.open(claimed, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                return b"", refused
-            raise
+            fd, info = open_intent(claimed, self.own_files)
+        except NotOpened as refused:
+            return b"", IntentError.single("", refused.reason)
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return b"", IntentError.single("", "not a regular file")
-            limit = self.settings.intake.max_bytes + 1
-            chunks, size = [], 0
-            while size < limit:
-                chunk = os.read(fd, limit - size)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-            return b"".join(chunks), None
+            cap = self.settings.intake.max_bytes
+            data = _read_at_most(fd, cap + 1) if info.st_size <= cap else b""
+            size = max(os.fstat(fd).st_size, len(data))  # it may have grown since it was judged
+            if size > cap:
+                return b"", IntentError.single("", f"the file is {size} bytes; the limit is {cap} bytes")
+            return data, None
         finally:
             os.close(fd)
 
@@ -141,6 +134,9 @@ class Pipeline:
         failpoint("after_claim")
         started = time.perf_counter() if started is None else started
         data, refusal = self.read_claimed(claimed)
+        renamed = name_refusal(claimed)  # the claim could not keep the name: too long, or not UTF-8
+        if refusal is None and renamed is not None:
+            refusal = IntentError.single("", renamed)
         return self.prepare_bytes(data, name=original_name(claimed), claimed=claimed, started=started, refusal=refusal)
 
     def prepare_bytes(
@@ -174,8 +170,9 @@ class Pipeline:
         if intent is None:
             assert error is not None
             limits = (self.settings.intake.max_bytes, self.settings.validation.max_depth)
-            found = None if refusal else best_effort_id(data, *limits)
-            kind = None if refusal else _best_effort_kind(data, *limits)
+            # A refused file is unread (no bytes), except one refused for its name: its id names the answer.
+            found = best_effort_id(data, *limits)
+            kind = _best_effort_kind(data, *limits)
             return Prepared(
                 claimed,
                 data,
@@ -410,6 +407,17 @@ class Pipeline:
             return None
         folder = self.paths.processed if status.filed_as_success else self.paths.failed
         return file_away(p.claimed, folder)
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks, size = [], 0
+    while size < limit:
+        chunk = os.read(fd, limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _best_effort_kind(data: bytes, max_bytes: int, max_depth: int) -> str | None:

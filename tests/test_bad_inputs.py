@@ -53,6 +53,12 @@ def oversize(case: str) -> bytes:
     return head + padding * (262_144 // len(padding) + 1)
 
 
+def padded(case: str, size: int) -> bytes:
+    """A good intent padded with a comment to exactly `size` bytes."""
+    head = envelope(case).encode()
+    return head + b"# " + b"x" * (size - len(head) - 3) + b"\n"
+
+
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
 
 # case name → the bad input. The name is also the file's stem and, where an id can be read, the id,
@@ -97,6 +103,9 @@ CASES: dict[str, Bad] = {
         "nesting deeper than 32 levels",
     ),
     "oversize-file": Bad(oversize("oversize-file"), FILE, "the limit is 262144 bytes"),
+    "oversize-megabyte": Bad(  # its real size, not the bytes read before the cap stopped the read
+        padded("oversize-megabyte", 1_048_576), FILE, "the file is 1048576 bytes; the limit is 262144 bytes"
+    ),
     "binary-png": Bad(PNG, FILE, "this is a binary file, not YAML text (NUL byte at offset 8)"),
     "latin-1-bytes": Bad(
         envelope("latin-1-bytes", "halt", "{reason: caf\xe9 au lait}").encode("latin-1"),

@@ -25,7 +25,16 @@ from typing import Any, TypeVar
 from watchdog.observers.api import BaseObserver
 
 from seam.config import IntakeSettings
-from seam.intake.files import Claimant, Readiness, ReadinessChecker, count_processing, is_candidate
+from seam.intake.files import (
+    REFUSED,
+    Claimant,
+    OwnFiles,
+    Readiness,
+    ReadinessChecker,
+    count_processing,
+    is_candidate,
+    peek,
+)
 from seam.intake.watch import make_observer
 from seam.paths import SeamPaths
 
@@ -60,7 +69,8 @@ class IntakeScheduler:
         self._offload = offload  # blocking work on the intake's own thread
         self._observer_factory = observer_factory
         self._priority_re = _priority_pattern(priority_kinds)
-        self._checker = ReadinessChecker(settings.settle_seconds)
+        self._own = OwnFiles(paths)
+        self._checker = ReadinessChecker(settings.settle_seconds, self._own)
         self._observer: BaseObserver | None = None
         self._hints: asyncio.Queue[str | None] = asyncio.Queue()
         self._normal: asyncio.Queue[str] = asyncio.Queue()
@@ -213,6 +223,7 @@ class IntakeScheduler:
                     if e.name not in self._queued
                     and e.name not in self._ignored
                     and e.name not in self._writing
+                    and e.name not in self.claimant.unclaimable
                     and is_candidate(e.name)
                 ]
         except FileNotFoundError:
@@ -222,7 +233,7 @@ class IntakeScheduler:
 
     async def _scan(self) -> None:
         names = await self._offload(self._list_incoming)
-        await self._consider(names)
+        await self._consider(names, rescan=True)
 
     def _list_incoming(self) -> list[str]:
         """Names in incoming/ not already queued, oldest first. Only those are stat'ed: behind a
@@ -234,8 +245,14 @@ class IntakeScheduler:
             return []
         return [e.name for e in sorted(entries, key=_arrival_order)]
 
-    async def _consider(self, names: list[str]) -> None:
-        fresh = [n for n in names if n not in self._queued and is_candidate(n)]
+    async def _consider(self, names: list[str], *, rescan: bool = False) -> None:
+        """Queue (or, for the priority lane, claim) the complete files among `names`. A name whose claim
+        failed is looked at again only by the rescan: an event or sweep retrying it would be a hot loop."""
+        fresh = [
+            n
+            for n in names
+            if n not in self._queued and is_candidate(n) and (rescan or n not in self.claimant.unclaimable)
+        ]
         if not fresh:
             return
         for name, readiness, head in await self._offload(self._check_all, fresh):
@@ -252,7 +269,7 @@ class IntakeScheduler:
                 if claimed is not None:
                     logger.debug("priority lane: claimed %s", name)
                     self._enqueue_claimed(claimed, priority=True)
-            elif readiness in (Readiness.READY, Readiness.SYMLINK):
+            elif readiness is Readiness.READY or readiness in REFUSED:  # a refusal is answered too
                 self._queued.add(name)
                 self._track(+1)
                 self._normal.put_nowait(name)
@@ -261,11 +278,7 @@ class IntakeScheduler:
         return [(name, *self._checker.check(self.paths.incoming / name)) for name in names]
 
     def _is_priority_file(self, claimed: Path) -> bool:
-        try:
-            with claimed.open("rb") as handle:
-                return bool(self._priority_re.search(handle.read(4096)))
-        except OSError:
-            return False
+        return bool(self._priority_re.search(peek(claimed, self._own)))  # never opens a refused file
 
     def _enqueue_claimed(self, claimed: Path, *, priority: bool) -> None:
         self._track(+1)
