@@ -120,6 +120,10 @@ class Pipeline:
             fd, info = open_intent(claimed, self.own_files)
         except NotOpened as refused:
             return b"", IntentError.single("", refused.reason)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:  # permission, I/O: the file exists and seam cannot read it
+            return b"", IntentError.single("", f"seam cannot read this file ({exc.strerror or exc})")
         try:
             cap = self.settings.intake.max_bytes
             data = _read_at_most(fd, cap + 1) if info.st_size <= cap else b""

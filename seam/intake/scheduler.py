@@ -182,7 +182,7 @@ class IntakeScheduler:
             for name in list(waiting)[:INTAKE_CHUNK]:
                 del waiting[name]
                 batch.append(name)
-            await self._consider(batch)
+            await self._guarded(self._consider(batch), "looking at new files")
 
     async def _hints_get(self) -> str:
         while True:
@@ -197,13 +197,22 @@ class IntakeScheduler:
         while True:
             await asyncio.sleep(RECHECK_SECONDS)
             if self._writing:
-                await self._consider(list(self._writing))
+                await self._guarded(self._consider(list(self._writing)), "rechecking files being written")
             if self._inflight or self._unannounced:
-                await self._sweep_newest()
+                await self._guarded(self._sweep_newest(), "looking for unannounced files")
             if time.monotonic() - last_rescan >= self.settings.rescan_seconds:
                 last_rescan = time.monotonic()
-                await self._scan()
-                await self.adopt_orphans()
+                await self._guarded(self._scan(), "rescanning incoming/")
+                await self._guarded(self.adopt_orphans(), "adopting a dead daemon's intents")
+
+    async def _guarded(self, step: Awaitable[None], what: str) -> None:
+        """One round of intake work; a defect in it is logged, and the intake goes on with the next round."""
+        try:
+            await step
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the intake never stops on one file: the next round, or the rescan, tries again
+            logger.exception("intake: %s failed; continuing", what)
 
     async def _sweep_newest(self) -> None:
         """Under a backlog the observer's threads fall behind (measured: over a second behind a
@@ -275,7 +284,16 @@ class IntakeScheduler:
                 self._normal.put_nowait(name)
 
     def _check_all(self, names: list[str]) -> list[tuple[str, Readiness, bytes]]:
-        return [(name, *self._checker.check(self.paths.incoming / name)) for name in names]
+        return [(name, *self._check_one(name)) for name in names]
+
+    def _check_one(self, name: str) -> tuple[Readiness, bytes]:
+        try:
+            return self._checker.check(self.paths.incoming / name)
+        except OSError as exc:
+            # A file seam may not read (another user's, an I/O error) must not stop the intake: it is claimed
+            # like any complete file, and the pipeline answers it `rejected`, saying why.
+            logger.warning("incoming/%s cannot be checked (%s); it is taken and answered as unreadable", name, exc)
+            return Readiness.READY, b""
 
     def _is_priority_file(self, claimed: Path) -> bool:
         return bool(self._priority_re.search(peek(claimed, self._own)))  # never opens a refused file

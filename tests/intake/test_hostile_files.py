@@ -294,3 +294,41 @@ def test_a_100_mb_file_is_rejected_stating_its_real_size_and_the_cap(paths):
         body = rejection(paths, "huge")
 
     assert "the file is 104857600 bytes; the limit is 262144 bytes" in body
+
+
+# ---- a file seam cannot read never stops the intake ---------------------------------------------------
+
+
+class _UnreadableChecker:
+    """Stands for a file seam may not read (another user's, an I/O error): its check raises, as the kernel
+    would for it. (The tests run as root, for whom no permission ever refuses.)"""
+
+    def __init__(self, real: object, name: str) -> None:
+        self.real = real
+        self.name = name
+
+    def check(self, path: Path):  # type: ignore[no-untyped-def]
+        if path.name == self.name:
+            raise PermissionError(13, "Permission denied", str(path))
+        return self.real.check(path)  # type: ignore[attr-defined]
+
+
+def test_a_file_whose_check_raises_is_taken_and_the_intake_goes_on(tmp_path: Path) -> None:
+    paths = make_seam(tmp_path / "seam")
+    with DaemonThread(paths) as running:
+        intake = running.daemon.intake
+        intake._checker = _UnreadableChecker(intake._checker, "unreadable.yaml")  # type: ignore[assignment]
+        drop(paths, "unreadable.yaml", intent_text("unreadable-1"))
+        drop(paths, "after.yaml", intent_text("after-1"))
+        assert wait_response(paths, "after-1")["status"] == "ok"  # the intake did not stop
+        assert wait_response(paths, "unreadable-1")["status"] == "ok"  # taken anyway; root could read it
+
+
+def test_a_claimed_file_seam_cannot_read_is_rejected_saying_so(tmp_path: Path) -> None:
+    paths = make_seam(tmp_path / "seam")
+    with DaemonThread(paths) as running:
+        not_a_folder = paths.root / "plain-file"
+        not_a_folder.write_text("x")
+        data, refusal = running.daemon.pipeline.read_claimed(not_a_folder / "x.yaml")  # ENOTDIR: an OSError
+    assert data == b"" and refusal is not None
+    assert "cannot read this file" in str(refusal)
