@@ -124,11 +124,20 @@ class ApprovalSettings(_Section):
         15.0, gt=0, le=240, description="A proposal older than this is refused at approval (STATE_CONFLICT)."
     )
     strict: bool = Field(False, description="Codes go to Telegram only; the console never shows them.")
+    # 15, like stale_minutes: a signal older than a proposal may live was read off a market that has moved on
+    max_signal_age_minutes: float = Field(
+        15.0, gt=0, le=1440, description="A READY signal whose created_at is older than this is refused."
+    )
 
 
 class RiskSettings(_Section):
     max_units_per_order: int = Field(200_000, ge=1000, le=10_000_000, description="Cap on one order's size.")
     max_total_open_risk_usd: float = Field(3000.0, gt=0, description="Cap on the summed stop-loss risk of open trades.")
+    # the entry goes as a market order, so the stop distance the size was computed from is off by this distance;
+    # 20 pips is two of the stale gate's 10-pip quote buckets and under the typical 25-30 pip stop of the setups
+    max_entry_distance_pips: float = Field(
+        20.0, gt=0, le=1000, description="A READY signal whose entry is further than this from the market is refused."
+    )
 
 
 class PairSettings(_Section):

@@ -76,6 +76,7 @@ class CheckContext:
     now: datetime
     future_skew: timedelta = timedelta(minutes=5)
     active_pairs: frozenset[str] = frozenset({"EURUSD"})
+    max_signal_age: timedelta = timedelta(minutes=15)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -86,6 +87,7 @@ class CheckContext:
             now=now,
             future_skew=timedelta(seconds=settings.validation.future_skew_seconds),
             active_pairs=frozenset(str(p) for p in settings.pairs.active),
+            max_signal_age=timedelta(minutes=settings.approval.max_signal_age_minutes),
         )
 
 
@@ -100,6 +102,26 @@ def _check_created_at_not_in_future(intent: ValidIntent, ctx: CheckContext) -> N
             f"is in the future ({created.isoformat()}; now {ctx.now.isoformat(timespec='seconds')}); "
             "check the writer's clock",
         )
+
+
+def _check_signal_age(intent: ValidIntent, ctx: CheckContext) -> None:
+    """A READY signal read off an older market is not the trade it describes; without created_at it is not aged."""
+    created = intent.envelope.created_at
+    if not isinstance(intent.payload, ReadySignal) or created is None:
+        return
+    age = ctx.now - created
+    if age > ctx.max_signal_age:
+        raise IntentError.single(
+            "created_at",
+            f"the READY signal is {_in_minutes(age)} old (created {created.isoformat()}; "
+            f"now {ctx.now.isoformat(timespec='seconds')}); "
+            f"approval.max_signal_age_minutes is {ctx.max_signal_age.total_seconds() / 60:g}",
+        )
+
+
+def _in_minutes(age: timedelta) -> str:
+    minutes, seconds = divmod(int(age.total_seconds()), 60)
+    return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
 
 
 def _check_pair_active(intent: ValidIntent, ctx: CheckContext) -> None:
@@ -134,7 +156,7 @@ def _check_market_open(intent: ValidIntent, ctx: CheckContext) -> None:
 # kind → named checks run in order after the schema
 SEMANTIC_CHECKS: dict[Kind | None, list[Check]] = {
     None: [_check_created_at_not_in_future],
-    Kind.SIGNAL: [_check_pair_active, _check_levels, _check_market_open],
+    Kind.SIGNAL: [_check_pair_active, _check_levels, _check_market_open, _check_signal_age],
 }
 
 

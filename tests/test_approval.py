@@ -221,7 +221,7 @@ def test_a_changed_state_anchor_is_a_state_conflict_that_says_what_changed(desk)
     desk.broker.inject_position("USDJPY", 50_000, 151.0)
     front = desk.approve("a-anchor", "p-anchor", desk.code("p-anchor"))
     assert front["status"] == "conflict"
-    assert "positions: none → USDJPY 50000" in str(front["body"])
+    assert "a new USDJPY position of 50,000 is open" in str(front["body"])
     assert desk.orders_sent() == 0
 
 
@@ -238,7 +238,7 @@ def test_a_halt_after_the_proposal_makes_approval_a_conflict(desk):
     desk.propose("p-then-halt")
     desk.send("halt-2", "halt", "{reason: drill}")
     front = desk.approve("a-then-halt", "p-then-halt", desk.code("p-then-halt"))
-    assert front["status"] == "conflict" and "halt: off → on" in str(front["body"])
+    assert front["status"] == "conflict" and "the halt flag was turned on" in str(front["body"])
     assert desk.orders_sent() == 0
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from seam import fx
 from seam.broker.lifecycle import PositionRecord, PositionState
 from seam.broker.types import AccountSnapshot, Order, Position, Quote, Side
 from seam.config import RiskSettings
-from seam.errors import HandlerError
+from seam.errors import HandlerError, IntentError
 from seam.intent import ReadySignal
 
-__all__ = ["anchor", "close_bundle", "open_bundle", "open_risk_usd", "size"]
+__all__ = ["anchor", "check_entry_distance", "close_bundle", "open_bundle", "open_risk_usd", "size"]
 
 S = PositionState
 # a position holds risk from the human's approval on, until it closes
@@ -20,16 +20,61 @@ _AT_RISK = (S.APPROVED, S.SUBMITTED, S.PARTIALLY_FILLED, S.FILLED, S.MANAGED)
 
 
 def anchor(
-    pair: str, positions: list[Position], orders: list[Order], account: AccountSnapshot, quote: Quote, *, halted: bool
+    kind: str,
+    pair: str,
+    positions: list[Position],
+    orders: list[Order],
+    account: AccountSnapshot,
+    quote: Quote,
+    *,
+    halted: bool,
 ) -> dict[str, Any]:
-    """The state a human approves against: positions, working orders, equity bucket, halt flag, quote."""
-    return {
-        "positions": sorted([p.pair, p.quantity] for p in positions if p.quantity),
-        "orders": sorted([o.ref, o.pair, str(o.side), o.quantity] for o in orders),
-        "equity_bucket": int(account.net_liquidation // 1000) * 1000,
+    """The state a human approves against. An open: positions, working orders, equity, halt flag, quote (the stale
+    gate holds them to tolerances, not to exact values). A close: only its pair's position and working orders and
+    the halt flag: a person closing wants out at the market, so the quote and the equity (which moves with the
+    very position being closed) and other pairs' book are no reason to refuse."""
+    whole_book = kind == "open"
+    book = {
+        "positions": sorted([p.pair, p.quantity] for p in positions if p.quantity and (whole_book or p.pair == pair)),
+        "orders": sorted([o.ref, o.pair, str(o.side), o.quantity] for o in orders if whole_book or o.pair == pair),
         "halt": halted,
-        "quote_bucket": round(((quote.bid + quote.ask) / 2) / (fx.pip_size(pair) * 10)),  # 10-pip buckets
     }
+    if not whole_book:
+        return book
+    mid = round((quote.bid + quote.ask) / 2, 6)
+    return {**book, "equity": round(account.net_liquidation, 2), "quote": {"pair": pair, "mid": mid}}
+
+
+def _market_entry(pair: str, side: Side, quote: Quote, entry: float) -> tuple[str, float, float]:
+    """Where the entry's market order fills (the ask for a buy, the bid for a sell) and its distance from the entry."""
+    name, price = ("ask", quote.ask) if side is Side.BUY else ("bid", quote.bid)
+    return name, price, abs(fx.pips(pair, entry - price))
+
+
+def check_entry_distance(payload: ReadySignal, side: Side, quote: Quote, risk: RiskSettings) -> None:
+    """The entry goes to the broker as a market order: an entry far from the market is not the trade that was
+    sized (its stop may even be crossed already, and fill at once)."""
+    name, price, distance = _market_entry(str(payload.pair), side, quote, payload.entry)
+    if distance > risk.max_entry_distance_pips:
+        raise IntentError.single(
+            "payload.entry",
+            f"the entry {payload.entry} is {distance} pips from the market ({name} {price}); "
+            f"risk.max_entry_distance_pips is {risk.max_entry_distance_pips:g}. The entry is sent as a market order, "
+            f"so it would fill about {distance} pips from the price this trade was sized and stopped from",
+        )
+
+
+def _age(created_at: datetime | None, now: datetime) -> str:
+    if created_at is None:
+        return "not stated (no created_at)"
+    minutes, seconds = divmod(max(0, int((now - created_at) / timedelta(seconds=1))), 60)
+    return f"{minutes} min{f' {seconds} s' if seconds else ''} (created {created_at.isoformat()})"
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    """Free text on one table row: whitespace collapsed, no cell separators, cut at `limit` characters."""
+    flat = " ".join(text.replace("|", "/").split())
+    return flat if len(flat) <= limit else f"{flat[: limit - 1]}… ({len(flat)} characters)"
 
 
 def open_risk_usd(records: list[PositionRecord]) -> float:
@@ -72,8 +117,12 @@ def open_bundle(
     link: str,
     now: datetime,
     expires: datetime,
+    created_at: datetime | None = None,
+    other_pending: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     pair = str(payload.pair)
+    fills_at, market, entry_distance = _market_entry(pair, side, quote, payload.entry)
+    real_percent = round(sizing.risk_usd / account.net_liquidation * 100, 2) if account.net_liquidation > 0 else 0.0
     return {
         "pair": pair,
         "direction": payload.direction,
@@ -89,6 +138,13 @@ def open_bundle(
         "units": sizing.units,
         "risk_usd": sizing.risk_usd,
         "risk_percent": payload.risk_percent,
+        "real_risk_percent": real_percent,
+        "entry_order": "MARKET",  # the bracket's parent is a market order (BracketRequest.entry_limit None)
+        "fills_at": fills_at,
+        "market": market,
+        "entry_distance_pips": entry_distance,
+        "signal_age": _age(created_at, now),
+        "other_pending": list(other_pending),
         "budget_usd": sizing.budget_usd,
         "sizing_notes": list(sizing.bound_by),
         "equity": account.net_liquidation,
@@ -101,7 +157,7 @@ def open_bundle(
         "open_positions": len(state["positions"]),
         "guards": {"halt": "ON" if state["halt"] else "off", "mode": mode, "link": link},
         "expires_at": expires.isoformat(timespec="seconds"),
-        "thesis": payload.thesis,
+        "thesis": _one_line(payload.thesis),
     }
 
 

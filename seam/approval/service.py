@@ -68,16 +68,20 @@ class ApprovalService:
 
     # -- proposals --------------------------------------------------------------------------------
 
-    async def propose_open(self, intent_id: str, intent_sha256: str, payload: ReadySignal) -> Proposal:
+    async def propose_open(
+        self, intent_id: str, intent_sha256: str, payload: ReadySignal, created_at: datetime | None = None
+    ) -> Proposal:
         """A READY signal → sized, evidenced proposal waiting for a human."""
         pair = str(payload.pair)
         side = Side.BUY if payload.direction == "LONG" else Side.SELL
         quote = await self.broker.broker.quote(pair)
+        evidence.check_entry_distance(payload, side, quote, self.settings.risk)
+        others = tuple(p.id for p in await self.offload(self.store.proposals.pending) if p.pair == pair)
         account = await self.broker.account()
         open_risk = evidence.open_risk_usd(await self.offload(self.broker.lifecycle.all))
         sizing = evidence.size(payload, account.net_liquidation, self.settings.risk, open_risk)
         now = self.clock.now()
-        state = await self.anchor(pair)
+        state = await self.anchor("open", pair)
         expires = self._expiry(now)
         bundle = evidence.open_bundle(
             payload,
@@ -91,6 +95,8 @@ class ApprovalService:
             link=self.broker.link_state(),
             now=now,
             expires=expires,
+            created_at=created_at,
+            other_pending=others,
         )
         draft = _draft(
             "open",
@@ -139,7 +145,7 @@ class ApprovalService:
         side = Side(record.side).opposite
         quote = await self.broker.broker.quote(record.pair)
         now = self.clock.now()
-        state = await self.anchor(record.pair)
+        state = await self.anchor("close", record.pair)
         expires = self._expiry(now)
         bundle = evidence.close_bundle(
             record,
@@ -182,14 +188,14 @@ class ApprovalService:
     def pending(self) -> list[Proposal]:
         return proposals.pending(self.store)
 
-    async def anchor(self, pair: str) -> dict[str, Any]:
-        """The state a human approves against: positions, working orders, equity bucket, halt flag, quote."""
+    async def anchor(self, kind: str, pair: str) -> dict[str, Any]:
+        """The state a human approves against, for an `open` or a `close` proposal (evidence.anchor says which)."""
         positions = await self.broker.positions()
         orders = await self.broker.open_orders()
         account = await self.broker.account()
         quote = await self.broker.broker.quote(pair)
         halt = await self.offload(self.store.flags.halt)
-        return evidence.anchor(pair, positions, orders, account, quote, halted=halt is not None)
+        return evidence.anchor(kind, pair, positions, orders, account, quote, halted=halt is not None)
 
     # -- decisions --------------------------------------------------------------------------------
 
@@ -212,7 +218,8 @@ class ApprovalService:
             return await self.offload(self._reject, proposal, via)
         # 1. the stale gate: too old, or the world it was proposed against has changed
         now = self.clock.now()
-        changes = stale.changes(proposal, now, await self.anchor(proposal.pair), self.settings.approval.stale_minutes)
+        current = await self.anchor(proposal.kind, proposal.pair)
+        changes = stale.changes(proposal, now, current, self.settings.approval.stale_minutes)
         if changes:
             refused = await self.offload(
                 stale.refuse, self.store, self.broker.lifecycle, proposal, changes, via, self.clock.now()

@@ -39,8 +39,8 @@ class TradePlan:
         return f"t{self.number}-{self.direction.lower()}"
 
 
-# Levels sit on 10-pip marks: the proposal's state anchor buckets the quote by 10 pips, and a quote
-# exactly on a bucket's edge could flip between proposal and approval (a STATE_CONFLICT, not the story).
+# Levels sit on 10-pip marks, the prices a person would pick; the stale gate refuses an approval only when
+# the price moved 10 pips or more since the proposal, which the story never does.
 PLANS = (
     TradePlan(1, "LONG", 1.0850, 1.0820, 1.0910, 1.0912, "target", "FVG_ENTRY"),
     TradePlan(2, "SHORT", 1.0900, 1.0930, 1.0840, 1.0932, "stop", "OTE_ENTRY"),

@@ -20,7 +20,7 @@ async def handle_signal(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
         return await _record_signal(ctx, intent, intent.payload)
     payload = intent.payload_as(ReadySignal)
     service = ctx.require_approval()
-    proposal = await service.propose_open(intent.id, intent.intent_sha256, payload)
+    proposal = await service.propose_open(intent.id, intent.intent_sha256, payload, intent.envelope.created_at)
     return await _waiting(ctx, "evidence", proposal)
 
 

@@ -110,7 +110,7 @@ def test_id_created_at_risk_source_and_thesis_are_written_as_given(seam: SeamPat
             "--id",
             "desk-7",
             "--created-at",
-            "2026-11-18T09:05:00+01:00",
+            "2026-11-18T09:55:00+01:00",
             "--risk-percent",
             "0.5",
             "--source",
@@ -121,7 +121,7 @@ def test_id_created_at_risk_source_and_thesis_are_written_as_given(seam: SeamPat
         == 0
     )
     intent = the_intent(seam)
-    assert (intent["id"], intent["created_at"]) == ("desk-7", "2026-11-18T09:05:00+01:00")
+    assert (intent["id"], intent["created_at"]) == ("desk-7", "2026-11-18T09:55:00+01:00")
     assert intent["payload"]["risk_percent"] == 0.5 and intent["payload"]["source"] == "CSO"
     assert intent["payload"]["thesis"] == 'gap fill: "London" # open'
 
