@@ -74,6 +74,13 @@ class Response:
         """ok or pending_approval: the intent was accepted (a proposal waits for a human)."""
         return self.status.filed_as_success
 
+    @property
+    def replay_of(self) -> int | None:
+        """The bead of the earlier answer this response repeats, when the same intent was sent again
+        (its facts are as of `at`; a new id gets a fresh answer); None for a first answer."""
+        value = self.front_matter.get("replay_of")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
 
 @dataclass(frozen=True)
 class Submitted:

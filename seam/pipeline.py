@@ -6,7 +6,7 @@ seam never run the same intent twice:
 
     no row / rejected / failed      → run the handler          (a failed intent may be retried)
     in progress, same hash, owner alive → wait for it; owner dead → resume it
-    ok / pending_approval, same hash → serve the stored response again, run nothing
+    ok / pending_approval, same hash → serve the stored response again, marked as a replay, run nothing
     any row with a different hash   → conflict (the first intent keeps `<id>.md`)
 """
 
@@ -30,7 +30,16 @@ from seam.handlers.base import HandlerContext
 from seam.intake import Claimant, file_away, original_name
 from seam.intake.files import NotOpened, OwnFiles, name_refusal, open_intent
 from seam.intent import Kind
-from seam.respond import Outcome, Status, body_sha256, render_body, render_response, write_response
+from seam.respond import (
+    Outcome,
+    Status,
+    body_sha256,
+    mark_replay,
+    render_body,
+    render_response,
+    split_response,
+    write_response,
+)
 from seam.runtime import Runtime
 from seam.store import LedgerRow, LedgerStatus
 from seam.validate import (
@@ -385,25 +394,48 @@ class Pipeline:
         )
 
     def _serve_again(self, p: Prepared) -> Finished:
-        """Same id, same payload, already answered: the same response, nothing re-executed."""
+        """Same id, same payload, already answered: the same response, nothing re-executed, marked as a replay.
+
+        The ledger keeps the first answer as it was written; `responses/<id>.md` is rebuilt from it each time.
+        When the file already holds that answer (marked or not), this is a replay: the file becomes the
+        answer plus a mark, so the agent that sent the intent again reads that it is an earlier answer. When
+        the file is missing or is not that answer, the first answer never reached its readers (a crash
+        between the commit and the write): it is written as it was, unmarked.
+        """
         row = p.row
         assert row is not None and row.response is not None and row.response_name is not None
+        path = self.paths.responses / row.response_name
+        replay = _holds_answer(path, row)
         bead = self.store.append(
             "INTENT",
-            {"event": "already_answered", "kind": p.kind, "intent_sha256": p.intent_sha256, "answer_bead": row.bead},
+            {
+                "event": "already_answered",
+                "kind": p.kind,
+                "intent_sha256": p.intent_sha256,
+                "answer_bead": row.bead,
+                "marked_as_replay": replay,
+            },
             intent_id=p.key,
         )
-        path = self.paths.responses / row.response_name
-        try:
-            current = path.read_text(encoding="utf-8")
-        except (FileNotFoundError, UnicodeDecodeError):
-            current = None
-        if current != row.response:
-            write_response(self.paths.responses, row.response_name, row.response, durable=self.durable)
         status = Status(row.status)
+        text = row.response
+        if replay:
+            intent_file = None
+            if p.claimed is not None:
+                folder = "processed" if status.filed_as_success else "failed"
+                intent_file = f"intents/{folder}/{original_name(p.claimed)}"
+            text = mark_replay(text, replay_bead=bead.seq, replayed_at=self.clock.now(), intent_file=intent_file)
+        write_response(self.paths.responses, row.response_name, text, durable=self.durable)
         filed = self._file(p, status)
         return Finished(
-            p.key, p.kind, status, path, bead.seq, (time.perf_counter() - p.started) * 1000, filed, {"already": True}
+            p.key,
+            p.kind,
+            status,
+            path,
+            bead.seq,
+            (time.perf_counter() - p.started) * 1000,
+            filed,
+            {"already": True, "replay": replay},
         )
 
     def _file(self, p: Prepared, status: Status) -> Path | None:
@@ -411,6 +443,18 @@ class Pipeline:
             return None
         folder = self.paths.processed if status.filed_as_success else self.paths.failed
         return file_away(p.claimed, folder)
+
+
+def _holds_answer(path: Path, row: LedgerRow) -> bool:
+    """The response file is there and is the ledger's answer (its bead and intent hash), marked or not."""
+    try:
+        split = split_response(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False
+    if split is None:
+        return False
+    front = split[0]
+    return front.get("bead") == row.bead and front.get("intent_sha256") == row.intent_sha256
 
 
 def _read_at_most(fd: int, limit: int) -> bytes:

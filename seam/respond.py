@@ -21,7 +21,15 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from seam.paths import fsync_dir, write_atomic
 
-__all__ = ["Outcome", "Status", "read_front_matter", "render_response", "split_response", "write_response"]
+__all__ = [
+    "Outcome",
+    "Status",
+    "mark_replay",
+    "read_front_matter",
+    "render_response",
+    "split_response",
+    "write_response",
+]
 
 
 class Status(StrEnum):
@@ -85,6 +93,32 @@ def render_response(
 
 _PLAIN = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
 _YAML_WORDS = {"true", "false", "null", "yes", "no", "on", "off", "y", "n"}
+
+
+def mark_replay(stored: str, *, replay_bead: int, replayed_at: datetime, intent_file: str | None) -> str:
+    """The first answer's text, marked as served again: its front matter gains `replay_of` (the answer's
+    bead), `replayed_at` and `replay_bead`; its body starts with a note saying when it was answered.
+
+    Everything the first answer holds is kept as it was (`bead` and `at` stay the answer's own), so a
+    program reading `responses/<id>.md` still finds that answer; only the mark is added.
+    """
+    split = split_response(stored)
+    if split is None:
+        return stored
+    front, body = split
+    end = stored.find("\n---\n", 4)
+    note = _env.get_template("replay.md.j2").render(
+        answered_at=front.get("at"),
+        answer_bead=front.get("bead"),
+        replayed_at=replayed_at.isoformat(timespec="milliseconds"),
+        replay_bead=replay_bead,
+        intent_file=intent_file,
+    )
+    mark = (
+        f"replay_of: {int(front.get('bead', 0))}\n"
+        f"replayed_at: '{replayed_at.isoformat(timespec='milliseconds')}'\nreplay_bead: {replay_bead}\n"
+    )
+    return stored[: end + 1] + mark + "---\n\n" + note.strip() + "\n\n" + body
 
 
 def _scalar(value: str) -> str:

@@ -65,7 +65,8 @@ def test_the_same_id_and_payload_twice_gives_the_same_response(live: SeamPaths) 
     config = config_of(live)
     first = client.submit_and_wait(live, config, status_intent("twice"), timeout=10)
     second = client.submit_and_wait(live, config, status_intent("twice"), timeout=10)
-    assert second.text == first.text and second.bead == first.bead
+    assert second.bead == first.bead and second.at == first.at  # the same answer, marked as a replay
+    assert second.replay_of == first.bead and second.body.endswith(first.body)
 
 
 def test_the_same_id_with_another_payload_gets_its_own_conflict_response(live: SeamPaths) -> None:

@@ -134,7 +134,10 @@ def test_same_id_same_payload_returns_the_first_response_without_running_again(r
     # the same intent, formatted differently, under another file name
     drop(seam_paths, "h2.yaml", "seam: 1\nkind: halt\nid: dup-halt\npayload:\n  reason: drill\n  cancel_orders: true\n")
     wait_for(lambda: (seam_paths.processed / "h2.yaml").exists(), what="second copy filed")
-    assert (seam_paths.responses / "dup-halt.md").read_text() == text
+    again = (seam_paths.responses / "dup-halt.md").read_text()
+    # the first answer, whole, under a replay mark (tests/test_replays.py)
+    assert again.startswith(text.split("\n---\n", 1)[0] + "\nreplay_of: ")
+    assert again.endswith(text.split("\n---\n\n", 1)[1])
     assert first["status"] == "ok"
     assert beads_of_type(seam_paths, "HALT") == 1
     assert len(answered_beads(seam_paths, "dup-halt")) == 1

@@ -102,7 +102,7 @@ def take(
         raise GuardViolation(
             "code_expired",
             f"the approval code expired at {issued.expires_at.isoformat()}; send "
-            "the signal again for a new proposal and code",
+            "the signal again under a new id for a new proposal and code",
         )
     if issued.bound_hash != proposal.bound_hash:
         raise GuardViolation("code", "the proposal changed after its code was issued; the code is void")
@@ -146,7 +146,7 @@ def _wrong_try(
         return GuardViolation(
             "locked",
             f"wrong code; proposal {proposal.id} is now locked after {tries} wrong "
-            "tries — send the signal again for a new proposal",
+            "tries — send the signal again under a new id for a new proposal",
         )
     left = limits.max_tries - tries
     return GuardViolation("code", f"wrong code; {left} {'try' if left == 1 else 'tries'} left")
