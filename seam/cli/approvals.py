@@ -11,7 +11,6 @@ import argparse
 import os
 from datetime import timedelta
 
-from rich.markdown import Markdown
 from rich.table import Table
 
 from seam import client
@@ -197,6 +196,8 @@ def _show_evidence(paths: SeamPaths, proposal: str) -> None:
     except IntentError:
         return  # not an id, so no proposal: the code lookup says so
     if response is not None:
+        from rich.markdown import Markdown  # only at a terminal: it costs a tenth of a second to import
+
         out.print(Markdown(response.body))
 
 

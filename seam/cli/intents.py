@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rich.markdown import Markdown
 from rich.markup import escape
 
 from seam import client
@@ -99,6 +98,8 @@ def print_response(response: client.Response) -> int:
     """The response for a person at a terminal (rendered), or as it is for a pipe; the exit code its status means."""
     if out.is_terminal:
         out.print(f"[bold]{response.path}[/] ({response.status})")
+        from rich.markdown import Markdown  # only at a terminal: it costs a tenth of a second to import
+
         out.print(Markdown(response.body))
     else:
         sys.stdout.write(response.text)
