@@ -13,10 +13,11 @@
     └── follow      the broker's fills → the lifecycle, the AUTOPSY bead and responses/trade-<id>.md
     channels        the console channel (the `seam watch` terminal)
 
-Codes are single-use, bound to the proposal's hash, expire (approval.code_ttl_seconds), and lock
-the proposal after approval.max_tries wrong tries. They are kept in the store for the operator's
-console (`seam approvals`) and written to the `seam watch` terminal; they never reach responses/,
-beads, logs or MCP output. docs/SECURITY.md states what this does and does not stop.
+Codes are spent when presented, bound to the proposal's hash, expire (approval.code_ttl_seconds), and
+lock the proposal after approval.max_tries wrong tries (and every approval after
+approval.wrong_codes_per_hour). The digits go to the `seam watch` terminal when issued, or to
+`seam approvals --new-code` at a terminal; the store keeps only a keyed digest (keys.py). They never
+reach responses/, beads, logs or MCP output. docs/SECURITY.md states what this does and does not stop.
 """
 
 from seam.approval.channels import console_channel

@@ -18,7 +18,7 @@ def console_channel(tty: str = "/dev/tty") -> CodeChannel:
         try:
             fd = os.open(tty, os.O_WRONLY | os.O_NOCTTY)
         except OSError:
-            return  # no terminal (a service, CI): the code waits for `seam approvals`
+            return  # no terminal (a service, CI): a person gets a fresh code with `seam approvals --new-code`
         try:
             line = (
                 f"\n  APPROVAL CODE {code} for proposal {proposal.id}: {proposal.side} {proposal.units:,} "
