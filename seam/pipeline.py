@@ -379,7 +379,13 @@ class Pipeline:
         if p.decision is Decision.REJECT:
             assert p.error is not None
             return rejected_outcome(p.error)
-        assert p.decision is Decision.CONFLICT and p.row is not None
+        assert p.decision is Decision.CONFLICT and p.row is not None and p.intent is not None
+        presented = self.registry.route(p.intent.kind).presented
+        if presented is not None:
+            try:
+                presented(self.context, p.intent)
+            except Exception:  # a defect in seam: the conflict is still answered, never stranded
+                logger.exception("presenting %s (%s) raised", p.key, p.intent.kind)
         state = "still being handled" if p.row.status == LedgerStatus.IN_PROGRESS else f"answered {p.row.status}"
         reason = f"The id `{p.key}` already belongs to another intent with a different payload ({state})."
         return Outcome(

@@ -19,9 +19,10 @@ if TYPE_CHECKING:
     from seam.respond import Outcome
     from seam.validate import ValidIntent
 
-__all__ = ["Handler", "Lane", "Registry", "default_registry"]
+__all__ = ["Handler", "Lane", "Presented", "Registry", "default_registry"]
 
 Handler = Callable[["HandlerContext", "ValidIntent"], Awaitable["Outcome"]]
+Presented = Callable[["HandlerContext", "ValidIntent"], None]
 
 
 class Lane(StrEnum):
@@ -35,21 +36,32 @@ class Route:
     handler: Handler
     lane: Lane
     read_only: bool = False  # no side effects: may run without reserving its id first
+    # what merely presenting a valid intent of this kind does when it is not carried out (an id conflict):
+    # blocking, run in the lane's pool; an approve's code is spent this way too
+    presented: Presented | None = None
 
 
 @dataclass
 class Registry:
     routes: dict[Kind, Route] = field(default_factory=dict)
 
-    def register(self, kind: Kind, handler: Handler, *, lane: Lane = Lane.NORMAL, read_only: bool = False) -> None:
+    def register(
+        self,
+        kind: Kind,
+        handler: Handler,
+        *,
+        lane: Lane = Lane.NORMAL,
+        read_only: bool = False,
+        presented: Presented | None = None,
+    ) -> None:
         if kind in self.routes:
             raise RegistryError(f"a handler for kind {kind!s} is already registered")
-        self.routes[kind] = Route(kind, handler, lane, read_only)
+        self.routes[kind] = Route(kind, handler, lane, read_only, presented)
 
     def replace(self, kind: Kind, handler: Handler) -> None:
         """Swap the handler of a registered kind, keeping its lane (for embedding and tests)."""
         route = self.routes[kind]
-        self.routes[kind] = Route(kind, handler, route.lane, route.read_only)
+        self.routes[kind] = Route(kind, handler, route.lane, route.read_only, route.presented)
 
     def route(self, kind: Kind) -> Route:
         return self.routes[kind]
@@ -76,7 +88,7 @@ def default_registry(**_: Any) -> Registry:
     registry.register(Kind.RECONCILE, broker.handle_reconcile)
     registry.register(Kind.SIGNAL, approval.handle_signal)
     registry.register(Kind.CLOSE, approval.handle_close)
-    registry.register(Kind.APPROVE, approval.handle_approve)
+    registry.register(Kind.APPROVE, approval.handle_approve, presented=approval.spend_presented_code)
     for kind in (Kind.NARRATE, Kind.QUERY, Kind.HUNT, Kind.MEMORY):
         registry.register(kind, unavailable.handle_not_available)
     registry.check_complete()

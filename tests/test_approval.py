@@ -683,3 +683,19 @@ def test_an_entry_fill_that_arrives_before_the_submission_is_recorded_is_not_los
         runtime.close()
     assert state == "MANAGED", path
     assert path == ["PROPOSED", "APPROVED", "SUBMITTED", "FILLED", "MANAGED"]
+
+
+def test_a_code_in_an_approve_that_is_not_run_is_spent_all_the_same(desk):
+    # an approve whose id already belongs to another intent is answered `conflict` and not carried out; the
+    # code it carries must not stay usable for a later intent (a code written into any intent is spent)
+    assert desk.send("taken-id", "status", "{}")["status"] == "ok"
+    desk.propose("p-unrun")
+    code = desk.code("p-unrun")
+    drop(desk.paths, "taken-again.yaml", intent("taken-id", "approve", f"{{proposal: p-unrun, code: '{code}'}}"))
+    conflict = wait_for(lambda: list(desk.paths.responses.glob("taken-id.*.md")), what="the conflict response")
+    assert "status: conflict" in conflict[0].read_text()
+    assert desk.orders_sent() == 0
+    assert desk.approval.store.codes.get("p-unrun").used
+    later = desk.approve("a-after-conflict", "p-unrun", code)
+    assert later["status"] == "failed" and "already used" in str(later["body"]), later["body"]
+    assert desk.orders_sent() == 0

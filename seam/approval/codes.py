@@ -25,7 +25,7 @@ from seam.errors import GuardViolation
 from seam.store import ProposalStatus, Store
 from seam.store.flags import ApprovalsLock
 
-__all__ = ["CodeChannel", "Limits", "approve", "issue", "reissue", "take", "unlock"]
+__all__ = ["CodeChannel", "Limits", "approve", "issue", "reissue", "spend_if_live", "take", "unlock"]
 
 logger = logging.getLogger(__name__)
 S = PositionState
@@ -150,6 +150,20 @@ def _wrong_try(
         )
     left = limits.max_tries - tries
     return GuardViolation("code", f"wrong code; {left} {'try' if left == 1 else 'tries'} left")
+
+
+def spend_if_live(store: Store, key: CodeKey, proposal: Proposal, code: str, *, via: str) -> bool:
+    """Spend `code` if it is the proposal's live code (an intent presented it and was not carried out)."""
+    issued = store.codes.get(proposal.id)
+    if issued is None or issued.used:
+        return False
+    with store.transaction() as tx:
+        if not store.codes.take(tx, proposal.id, key.digest(proposal.id, code, issued.bound_hash)):
+            return False
+        store.append(
+            "APPROVAL", {"proposal": proposal.id, "event": "code_spent", "via": via}, intent_id=proposal.id, conn=tx
+        )
+    return True
 
 
 def approve(store: Store, lifecycle: Lifecycle, proposal: Proposal, now: datetime) -> None:

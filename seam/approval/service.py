@@ -239,6 +239,11 @@ class ApprovalService:
         # 2. the broker's order path: halt → mode/account/port → approval (this decision's spent code) → pacing
         return await self._submit(proposal, via)
 
+    def spend_presented(self, proposal_id: str, code: str, *, via: str) -> bool:
+        """Spend `code` if it is the proposal's live code, without deciding anything (blocking: a pool thread)."""
+        row = self.store.proposals.get(proposal_id)
+        return row is not None and codes.spend_if_live(self.store, self.key, Proposal.from_row(row), code, via=via)
+
     def _take(self, proposal: Proposal, code: str) -> None:
         limits = codes.Limits(self.settings.approval.max_tries, self.settings.approval.wrong_codes_per_hour)
         codes.take(

@@ -12,7 +12,7 @@ from seam.validate import ValidIntent
 if TYPE_CHECKING:
     from seam.approval import Proposal
 
-__all__ = ["handle_approve", "handle_close", "handle_signal"]
+__all__ = ["handle_approve", "handle_close", "handle_signal", "spend_presented_code"]
 
 
 async def handle_signal(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
@@ -92,3 +92,11 @@ async def handle_approve(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
             "sources": [f"bead {await ctx.blocking(ctx.store.last_seq)}"],
         },
     )
+
+
+def spend_presented_code(ctx: HandlerContext, intent: ValidIntent) -> None:
+    """An approve that is not carried out (its id belongs to another intent) still spends the code it
+    carries: a code written into any intent is spent, whatever the outcome."""
+    if ctx.approval is not None:
+        payload = intent.payload_as(ApprovePayload)
+        ctx.approval.spend_presented(payload.proposal, payload.code, via=f"approve intent {intent.id} (not run)")
