@@ -22,6 +22,7 @@ import pytest
 from seam.clock import clock_from_env
 from seam.config import load_config
 from seam.daemon import Daemon
+from seam.intent import Pair, ReadySignal
 from seam.paths import SeamPaths, write_atomic
 from seam.respond import read_front_matter
 from seam.route import Registry
@@ -34,6 +35,19 @@ def _code_keys_in_a_test_folder(tmp_path_factory: pytest.TempPathFactory) -> Non
     """Approval-code keys live in the user's configuration folder (seam/approval/keys.py): during tests, in
     one of pytest's, for this process and every child it starts."""
     os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("xdg-config"))
+
+
+# A READY signal on EURUSD as the approval tests propose it (the FX market is open on their FakeClock).
+READY_SIGNAL = ReadySignal(
+    signal="READY",
+    pair=Pair.EURUSD,
+    direction="LONG",
+    confidence=0.85,
+    entry=1.0850,
+    stop=1.0820,
+    target=1.0910,
+    setup_type="FVG_ENTRY",
+)
 
 
 def make_seam(root: Path, config_yaml: str = "") -> SeamPaths:

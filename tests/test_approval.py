@@ -19,10 +19,18 @@ from seam.broker.types import BracketRequest, Side
 from seam.clock import FakeClock
 from seam.config import load_config
 from seam.errors import GuardViolation
-from seam.intent import Pair, ReadySignal
 from seam.paths import SeamPaths
 from seam.runtime import Runtime
-from tests.conftest import DaemonThread, drop, make_seam, run_on_a_terminal, seam_cli, wait_for, wait_response
+from tests.conftest import (
+    READY_SIGNAL,
+    DaemonThread,
+    drop,
+    make_seam,
+    run_on_a_terminal,
+    seam_cli,
+    wait_for,
+    wait_response,
+)
 
 READY = (
     "{signal: READY, pair: EURUSD, direction: LONG, confidence: 0.85, entry: 1.0850, stop: 1.0820, "
@@ -551,18 +559,6 @@ class StoreUse:
     def take(self) -> list[tuple[str, bool, bool]]:
         taken, self.entries = self.entries, []
         return taken
-
-
-READY_SIGNAL = ReadySignal(
-    signal="READY",
-    pair=Pair.EURUSD,
-    direction="LONG",
-    confidence=0.85,
-    entry=1.0850,
-    stop=1.0820,
-    target=1.0910,
-    setup_type="FVG_ENTRY",
-)
 
 
 def service_runtime(root: Path, broker: type[FakeBroker]) -> tuple[Runtime, dict[str, str]]:

@@ -17,22 +17,10 @@ from seam.broker.fake import FakeBroker
 from seam.clock import FakeClock
 from seam.config import load_config
 from seam.errors import ConfigError, GuardViolation
-from seam.intent import Pair, ReadySignal
 from seam.paths import SeamPaths
 from seam.runtime import Runtime
 from seam.store import ProposalStatus
-from tests.conftest import make_seam, run_on_a_terminal
-
-SIGNAL = ReadySignal(
-    signal="READY",
-    pair=Pair.EURUSD,
-    direction="LONG",
-    confidence=0.85,
-    entry=1.0850,
-    stop=1.0820,
-    target=1.0910,
-    setup_type="FVG_ENTRY",
-)
+from tests.conftest import READY_SIGNAL, make_seam, run_on_a_terminal
 
 
 class Desk:
@@ -60,7 +48,9 @@ class Desk:
         return self.loop.run_until_complete(coro)
 
     def propose(self, proposal_id: str) -> str:
-        self.run(self.approval.propose_open(proposal_id, hashlib.sha256(proposal_id.encode()).hexdigest(), SIGNAL))
+        self.run(
+            self.approval.propose_open(proposal_id, hashlib.sha256(proposal_id.encode()).hexdigest(), READY_SIGNAL)
+        )
         return self.shown[proposal_id]
 
     def decide(self, proposal_id: str, code: str, decision: str = "approve"):  # type: ignore[no-untyped-def]
