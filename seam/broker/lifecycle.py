@@ -88,13 +88,18 @@ class PositionRecord:
 
 
 class Lifecycle:
-    def __init__(self, store: Store, clock: Clock, *, stall_after: timedelta = timedelta(minutes=5)) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, *, stall_after: timedelta = timedelta(minutes=5), mode: str | None = None
+    ) -> None:
         self.store = store
         self.clock = clock
         self.stall_after = stall_after
+        self.mode = mode  # the broker mode positions are opened in; reconciliation explains a mode's leftovers
 
     def open(self, position_id: str, pair: str, side: str, units: int, **facts: Any) -> PositionRecord:
         now = self.clock.now()
+        if self.mode is not None:
+            facts.setdefault("mode", self.mode)
         with self.store.transaction() as tx:
             if self.store.positions.get(position_id, tx) is not None:
                 raise HandlerError(f"position {position_id} already exists", "Use a new id for a new position.")

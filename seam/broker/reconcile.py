@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from seam.broker.lifecycle import OPEN_AT_BROKER, PositionRecord
 from seam.broker.types import Order, Position
 
-__all__ = ["Difference", "Reconciliation", "compare"]
+__all__ = ["Difference", "Reconciliation", "compare", "explain"]
 
 
 @dataclass(frozen=True)
@@ -67,3 +68,26 @@ def compare(
                 )
             )
     return Reconciliation(differences, len(set(expected) | set(actual)), len(broker_orders))
+
+
+def explain(ours: list[PositionRecord], mode: str, started_at: datetime) -> list[str]:
+    """Why positions seam tracks may be missing at this broker, per mode, in plain words: a position opened
+    in another mode is not at this mode's broker, and the MOCK broker's book lives in its daemon's memory, so
+    a MOCK position from before this daemon started ended with the daemon that held it."""
+    found = []
+    for record in ours:
+        if record.state not in OPEN_AT_BROKER and record.state.value != "STALLED":
+            continue
+        opened_in = str(record.facts.get("mode") or "")
+        what = f"position {record.id} ({record.side} {record.units:,} {record.pair}, {record.state})"
+        if opened_in and opened_in != mode:
+            found.append(
+                f"{what} was opened in {opened_in.upper()} mode; this daemon runs {mode.upper()}, whose "
+                f"broker never held it"
+            )
+        elif mode == "mock" and record.last_update < started_at:
+            found.append(
+                f"{what} was held by an earlier MOCK daemon; the MOCK broker's book lives in the daemon's "
+                "memory and ended with it"
+            )
+    return found

@@ -23,7 +23,7 @@ from seam.broker.guards import ModeLock, check_link, check_live_allowed, default
 from seam.broker.guards import mask_account as _mask
 from seam.broker.lifecycle import Lifecycle
 from seam.broker.link import LinkSupervisor, Sleep
-from seam.broker.reconcile import Reconciliation, compare
+from seam.broker.reconcile import Reconciliation, compare, explain
 from seam.broker.types import AccountSnapshot, BracketRequest, LinkState, Mode, Order, OrderRequest, Position
 from seam.clock import Clock
 from seam.config import Secrets, Settings
@@ -125,7 +125,10 @@ class BrokerService:
         self.port = settings.broker.port or default_port(self.mode)
         self.configured_account = secrets.ib_account.get_secret_value() if secrets.ib_account else None
         self.alerts = AlertSink(store, paths.responses / "alerts", clock)
-        self.lifecycle = Lifecycle(store, clock, stall_after=timedelta(minutes=settings.broker.stall_minutes))
+        self.lifecycle = Lifecycle(
+            store, clock, stall_after=timedelta(minutes=settings.broker.stall_minutes), mode=str(self.mode)
+        )
+        self.started_at = clock.now()  # MOCK positions older than this were in an earlier daemon's memory
         self.approval_hook = approval_hook
         self.pacer = TokenBucket(settings.broker.orders_per_second, 2, clock, sleep)
         self.supervisor = LinkSupervisor(
@@ -305,10 +308,12 @@ class BrokerService:
         records = await self.offload(self.lifecycle.all)
         result = compare(records, positions, orders, {r.id for r in records})
         self.last_reconciliation = result
+        why = explain(records, str(self.mode), self.started_at) if result.drift else []
         payload = {
             "trigger": trigger,
             "drift": result.drift,
             "differences": [d.describe() for d in result.differences],
+            "explained": why,
             "positions_checked": result.positions_checked,
             "orders_checked": result.orders_checked,
         }
@@ -321,7 +326,10 @@ class BrokerService:
             Alert(
                 "RECONCILIATION_DRIFT",
                 reason,
-                {f"difference {n}": d.describe() for n, d in enumerate(result.differences, 1)},
+                {
+                    **{f"difference {n}": d.describe() for n, d in enumerate(result.differences, 1)},
+                    **{f"why {n}": text for n, text in enumerate(why, 1)},
+                },
             ),
         )
         return result
