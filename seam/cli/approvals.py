@@ -133,6 +133,11 @@ def cmd_approvals(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _confirmed(question: str) -> bool:
+    """One yes/no question to the person at the terminal; anything but yes is no."""
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
 def _unlock(paths: SeamPaths, config: LoadedConfig, note: str) -> int:
     if not interactive():
         err.print("seam: `seam approvals --unlock` needs a person at an interactive terminal")
@@ -143,7 +148,7 @@ def _unlock(paths: SeamPaths, config: LoadedConfig, note: str) -> int:
             out.print("Approvals are not locked; nothing to lift.")
             return EXIT_OK
         out.print(f"Approvals are locked since {lock.at}: {lock.reason}")
-        if input("Lift the lock and accept approval codes again? [y/N] ").strip().lower() not in ("y", "yes"):
+        if not _confirmed("Lift the lock and accept approval codes again?"):
             out.print("Lock left on.")
             return EXIT_NOT_OK
         codes.unlock(runtime.store, by="console", note=note)
@@ -183,8 +188,7 @@ def _ask_at_the_terminal(paths: SeamPaths, config: LoadedConfig, proposal: str, 
     if not any(pending.id == proposal for pending in client.pending_proposals(paths, config)):
         err.print(f"seam: no pending proposal {proposal}")
         return EXIT_NOT_OK
-    answer = input(f"{decision.capitalize()} proposal {proposal}? [y/N] ").strip().lower()
-    if answer not in ("y", "yes"):
+    if not _confirmed(f"{decision.capitalize()} proposal {proposal}?"):
         out.print("Nothing was done.")
         return EXIT_NOT_OK
     return _fresh_code(paths, config, proposal)
@@ -214,7 +218,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             out.print("The halt flag is off; nothing to clear.")
             return EXIT_OK
         out.print(f"HALT is on since {state.at}: {state.reason}")
-        if input("Clear the halt and allow capital actions again? [y/N] ").strip().lower() not in ("y", "yes"):
+        if not _confirmed("Clear the halt and allow capital actions again?"):
             out.print("Halt left on.")
             return EXIT_NOT_OK
         store.halt_off(by="console", note=args.note or "")
