@@ -603,7 +603,7 @@ def test_proposals_and_decisions_use_the_store_only_off_the_event_loops_thread(t
         written_in_the_pool = [what for what, on_loop, _ in steps[step] if not on_loop and "transaction" in what]
         assert written_in_the_pool and not any(on_loop for _, on_loop, _ in steps[step]), f"{step}: {steps[step]}"
     assert any(not on_loop for _, on_loop, _ in steps["decide: approve"]), "the lifecycle after submit ran on the loop"
-    assert {"_open", "_close", "_reject", "after_submit", "refuse", "_take", "approve"} <= set(offloaded)
+    assert {"_open", "_close", "_reject", "_sent", "refuse", "_take", "approve"} <= set(offloaded)
 
 
 async def _approval_story(runtime: Runtime, use: StoreUse, issued: dict[str, str]) -> dict[str, list]:

@@ -4,7 +4,7 @@ issue    a code per proposal, the digits to the human channels, the digest (keys
 take     a presented code is spent at once, whatever happens next (compare and set: one taker wins);
          a wrong one counts against the proposal (locked after approval.max_tries) and against the
          seam (approval.wrong_codes_per_hour, then every approval is locked and a CRITICAL alert fires)
-approve  after the order path's earlier guards: PENDING → APPROVED, once
+approve  after the order path's earlier guards: PENDING → APPROVED, once, with the intent to submit
 reissue  a fresh code for a person at the console; the earlier one is void
 """
 
@@ -76,8 +76,10 @@ def take(
     *,
     now: datetime,
     limits: Limits,
+    intent_id: str | None = None,
 ) -> None:
     """Spend `code` if it is the proposal's live code; otherwise raise GuardViolation saying why.
+    `intent_id` is the intent presenting it: the spent code remembers it.
 
     INV: a code written into an intent is spent here, before anything else can fail: a later refusal (a
     halt, a down link, a conflict) leaves nothing an agent could present again.
@@ -92,6 +94,14 @@ def take(
     issued = store.codes.get(proposal.id)
     if issued is None:
         raise GuardViolation("code", f"no code was issued for proposal {proposal.id}")
+    if issued.used and intent_id is not None and issued.spent_by == intent_id:
+        # this very intent spent it, and the daemon stopped before the approval was recorded
+        raise GuardViolation(
+            "code",
+            f"this approve spent its code, then the daemon stopped before proposal {proposal.id} was approved: "
+            "nothing was sent. Codes are single-use: a new code (`seam approvals --new-code "
+            f"{proposal.id}` at the console) and an approve intent with a new id approve it",
+        )
     if issued.used:
         raise GuardViolation(
             "code",
@@ -107,8 +117,13 @@ def take(
     if issued.bound_hash != proposal.bound_hash:
         raise GuardViolation("code", "the proposal changed after its code was issued; the code is void")
     with store.transaction() as tx:
-        if store.codes.take(tx, proposal.id, key.digest(proposal.id, code, issued.bound_hash)):
-            store.append("APPROVAL", {"proposal": proposal.id, "event": "code_spent"}, intent_id=proposal.id, conn=tx)
+        if store.codes.take(tx, proposal.id, key.digest(proposal.id, code, issued.bound_hash), intent_id):
+            store.append(
+                "APPROVAL",
+                {"proposal": proposal.id, "event": "code_spent", "by_intent": intent_id},
+                intent_id=proposal.id,
+                conn=tx,
+            )
             return
     after = store.codes.get(proposal.id)
     if after is not None and after.used and key.matches(after.digest, proposal.id, code, issued.bound_hash):
@@ -166,12 +181,29 @@ def spend_if_live(store: Store, key: CodeKey, proposal: Proposal, code: str, *, 
     return True
 
 
-def approve(store: Store, lifecycle: Lifecycle, proposal: Proposal, now: datetime) -> None:
-    """PENDING → APPROVED (once: a proposal decided meanwhile stays as it was and nothing is sent)."""
+def approve(
+    store: Store,
+    lifecycle: Lifecycle,
+    proposal: Proposal,
+    now: datetime,
+    *,
+    ref: str,
+    intent_id: str | None,
+    owner: str,
+) -> None:
+    """PENDING → APPROVED (once: a proposal decided meanwhile stays as it was and nothing is sent), and in
+    the same transaction the intent to submit the order `ref`: a daemon killed before it can say what the
+    broker did leaves that record, and the next start asks the broker (ApprovalService.resolve_in_doubt)."""
     with store.transaction() as tx:
         if not store.proposals.decide(tx, proposal.id, ProposalStatus.APPROVED, now):
             raise GuardViolation("approval", f"proposal {proposal.id} was decided meanwhile; nothing was sent")
-        store.append("APPROVAL", {"proposal": proposal.id, "event": "approved"}, intent_id=proposal.id, conn=tx)
+        store.submissions.intend(tx, ref, proposal.id, proposal.kind, intent_id, owner)
+        store.append(
+            "APPROVAL",
+            {"proposal": proposal.id, "event": "approved", "ref": ref, "by_intent": intent_id},
+            intent_id=proposal.id,
+            conn=tx,
+        )
     if proposal.kind == "open":
         lifecycle.transition(proposal.position_id, S.APPROVED, reason="human approval")
 

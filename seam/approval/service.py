@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,14 +20,17 @@ from seam.broker.service import BrokerService
 from seam.broker.types import BracketRequest, Order, OrderRequest, OrderType, Side
 from seam.clock import Clock
 from seam.config import Settings
-from seam.errors import GuardViolation, IntentError
+from seam.errors import BrokerError, BrokerUnavailable, GuardViolation, IntentError
+from seam.faults import failpoint
 from seam.intent import ReadySignal
 from seam.paths import SeamPaths
-from seam.store import ProposalStatus, Store
+from seam.store import ProposalStatus, Store, Submission, SubmissionState
 
 __all__ = ["ApprovalService", "Decided"]
 
+logger = logging.getLogger(__name__)
 S = PositionState
+T = SubmissionState
 # the refusals of the code step: the decision's outcome, not a failure of the order path
 _CODE_GUARDS = ("code", "code_expired", "locked", "approvals_locked")
 
@@ -61,9 +67,13 @@ class ApprovalService:
         self.offload: Offload = in_default_pool
         self.follow = Follower(store, broker.lifecycle, clock, paths)
         self.key = key
-        # order ref → the proposal whose code this process's decision spent; the order path's approval step
-        self._taken: dict[str, str] = {}
+        # order ref → (the proposal whose code this process's decision spent, the intent deciding it): the
+        # order path's approval step; a ref in here is in flight in this process and is never resolved
+        self._taken: dict[str, tuple[str, str | None]] = {}
+        # who is sending: a submission left `intended` by a process that is gone is resolved at the broker
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
         broker.approval_hook = self.check_order
+        broker.link_up_hooks.append(self.resolve_in_doubt)
         broker.broker.subscribe(self.follow.on_broker_event)
 
     # -- proposals --------------------------------------------------------------------------------
@@ -199,7 +209,15 @@ class ApprovalService:
 
     # -- decisions --------------------------------------------------------------------------------
 
-    async def decide(self, proposal_id: str, code: str, decision: str, *, via: str) -> Decided:
+    async def decide(
+        self, proposal_id: str, code: str, decision: str, *, via: str, intent_id: str | None = None
+    ) -> Decided:
+        """A human's decision on a proposal. `intent_id` is the approve intent carrying it: when that intent
+        already decided this proposal (the daemon stopped before answering), the answer is what happened."""
+        if intent_id is not None:
+            earlier = await self.offload(self.store.submissions.of_proposal, proposal_id)
+            if earlier is not None and earlier.intent_id == intent_id:
+                return await self._told(earlier, via)
         proposal = await self.offload(self.get, proposal_id)
         if proposal.status is not ProposalStatus.PENDING:
             return Decided(
@@ -209,7 +227,7 @@ class ApprovalService:
             )
         # 0. the code is spent the moment it is presented, whatever happens below
         try:
-            await self.offload(self._take, proposal, code)
+            await self.offload(self._take, proposal, code, intent_id)
         except GuardViolation as exc:
             if exc.guard in _CODE_GUARDS:
                 return Decided("failed", exc.message, {"proposal": proposal.id, "guard": exc.guard})
@@ -237,14 +255,14 @@ class ApprovalService:
                 changes=changes,
             )
         # 2. the broker's order path: halt → mode/account/port → approval (this decision's spent code) → pacing
-        return await self._submit(proposal, via)
+        return await self._submit(proposal, via, intent_id)
 
     def spend_presented(self, proposal_id: str, code: str, *, via: str) -> bool:
         """Spend `code` if it is the proposal's live code, without deciding anything (blocking: a pool thread)."""
         row = self.store.proposals.get(proposal_id)
         return row is not None and codes.spend_if_live(self.store, self.key, Proposal.from_row(row), code, via=via)
 
-    def _take(self, proposal: Proposal, code: str) -> None:
+    def _take(self, proposal: Proposal, code: str, intent_id: str | None) -> None:
         limits = codes.Limits(self.settings.approval.max_tries, self.settings.approval.wrong_codes_per_hour)
         codes.take(
             self.store,
@@ -255,20 +273,33 @@ class ApprovalService:
             code,
             now=self.clock.now(),
             limits=limits,
+            intent_id=intent_id,
         )
 
-    async def _submit(self, proposal: Proposal, via: str) -> Decided:
+    async def _submit(self, proposal: Proposal, via: str, intent_id: str | None) -> Decided:
         request = _request(proposal)
-        self._taken[request.ref] = proposal.id
+        self._taken[request.ref] = (proposal.id, intent_id)
         try:
-            orders = await self.broker.submit(request, approval=proposal.id)
-        except GuardViolation as exc:
-            if exc.guard in _CODE_GUARDS:
-                return Decided("failed", exc.message, {"proposal": proposal.id, "guard": exc.guard})
-            raise
+            try:
+                orders = await self.broker.submit(request, approval=proposal.id)
+            except GuardViolation as exc:
+                if exc.guard in _CODE_GUARDS:
+                    return Decided("failed", exc.message, {"proposal": proposal.id, "guard": exc.guard})
+                raise
+            except BrokerUnavailable as exc:
+                if await self.offload(self._intended, request.ref):
+                    # approved, then the link failed around the send: the outcome is not known, never guessed
+                    await self.offload(self._note, request.ref, str(exc))
+                    return _unknown(proposal.id, request.ref, str(exc))
+                raise
+            except BrokerError as exc:
+                if await self.offload(self._intended, request.ref):
+                    await self.offload(self._refused, proposal, request.ref, str(exc), via)
+                raise
+            failpoint("approve_after_submit")  # the broker has the order; seam has not recorded it yet
+            await self.offload(self._sent, proposal, request.ref, orders, via)
         finally:
             self._taken.pop(request.ref, None)
-        await self.offload(self.follow.after_submit, proposal, orders, via)
         if proposal.kind == "close":
             orders += await self._cancel_protection(proposal.position_id)
         return Decided(
@@ -280,12 +311,165 @@ class ApprovalService:
 
     async def check_order(self, request: OrderRequest | BracketRequest, approval: Any) -> None:
         """The approval step of the broker's order path (BrokerService.approval_hook): the order goes on only for
-        a decision that spent this proposal's code, and the proposal turns APPROVED once (compare and set)."""
+        a decision that spent this proposal's code, and the proposal turns APPROVED once (compare and set), with
+        the intent to submit recorded in the same transaction."""
         # INV: no order without a human code
-        if not isinstance(approval, str) or self._taken.get(request.ref) != approval:
+        taken = self._taken.get(request.ref)
+        if not isinstance(approval, str) or taken is None or taken[0] != approval:
             raise GuardViolation("approval", "an order needs a human's approval code; none was given")
         proposal = await self.offload(self.get, approval)
-        await self.offload(codes.approve, self.store, self.broker.lifecycle, proposal, self.clock.now())
+        await self.offload(
+            codes.approve,
+            self.store,
+            self.broker.lifecycle,
+            proposal,
+            self.clock.now(),
+            ref=request.ref,
+            intent_id=taken[1],
+            owner=self.owner,
+        )
+        failpoint("approve_before_submit")  # approved and about to send: the outcome is "intended" until known
+
+    # -- submissions: recorded before the send, resolved at the broker after a crash -----------------
+
+    def _intended(self, ref: str) -> bool:
+        found = self.store.submissions.get(ref)
+        return found is not None and found.state is T.INTENDED
+
+    def _note(self, ref: str, detail: str) -> None:
+        with self.store.transaction() as tx:
+            self.store.submissions.note(tx, ref, detail)
+
+    def _sent(self, proposal: Proposal, ref: str, orders: list[Order], via: str) -> None:
+        with self.store.transaction() as tx:
+            self.store.submissions.settle(tx, ref, T.SENT, [o.order_id for o in orders])
+        self.follow.after_submit(proposal, orders, via)
+
+    def _refused(self, proposal: Proposal, ref: str, reason: str, via: str) -> None:
+        """The broker refused the approved order outright: nothing is working under `ref`."""
+        with self.store.transaction() as tx:
+            if not self.store.submissions.settle(tx, ref, T.NOT_SENT, [], f"refused by the broker: {reason}"):
+                return
+            self.store.proposals.set_status(tx, proposal.id, ProposalStatus.FAILED)
+            self.store.append(
+                "APPROVAL",
+                {"proposal": proposal.id, "event": "refused_by_broker", "ref": ref, "reason": reason, "via": via},
+                intent_id=proposal.id,
+                conn=tx,
+            )
+        if proposal.kind == "open":
+            self.broker.lifecycle.transition(
+                proposal.position_id, S.REJECTED, reason=f"refused by the broker: {reason}"
+            )
+
+    async def resolve_in_doubt(self) -> None:
+        """At every connect, before reconciliation: each approval whose outcome was never recorded (the daemon
+        stopped between the approval and the broker's answer) is looked up by its order reference. What the
+        broker holds is adopted; where it holds nothing, nothing was sent and the proposal waits for a human
+        again. Never sent blind, never forgotten."""
+        for submission in await self.offload(self.store.submissions.unresolved):
+            if submission.ref in self._taken or self._owner_alive(submission.owner):
+                continue  # in flight here, or in a live process
+            try:
+                await self._resolve(submission)
+            except BrokerUnavailable as exc:
+                logger.warning("approval %s: its order could not be looked up yet (%s)", submission.proposal_id, exc)
+                return
+
+    async def _resolve(self, submission: Submission) -> Submission:
+        orders = await self.broker.broker.orders_by_ref(submission.ref)
+        proposal = await self.offload(self.get, submission.proposal_id)
+        if orders:
+            adopted = await self.offload(self._adopt, proposal, submission, orders)
+            if adopted and proposal.kind == "close":
+                await self._cancel_protection(proposal.position_id)
+        else:
+            await self.offload(self._not_sent, proposal, submission)
+        resolved = await self.offload(self.store.submissions.get, submission.ref)
+        assert resolved is not None
+        return resolved
+
+    def _adopt(self, proposal: Proposal, submission: Submission, orders: list[Order]) -> bool:
+        ids = [o.order_id for o in orders]
+        with self.store.transaction() as tx:
+            if not self.store.submissions.settle(
+                tx, submission.ref, T.FOUND, ids, "found at the broker by its reference"
+            ):
+                return False
+            self.store.append(
+                "ORDER",
+                {"event": "adopted", "ref": submission.ref, "orders": ids, "proposal": proposal.id},
+                intent_id=submission.ref,
+                conn=tx,
+            )
+        self.follow.after_submit(proposal, orders, "a restart (found at the broker by its reference)")
+        return True
+
+    def _not_sent(self, proposal: Proposal, submission: Submission) -> None:
+        detail = "the broker holds no order with this reference: the daemon stopped before sending it"
+        with self.store.transaction() as tx:
+            if not self.store.submissions.settle(tx, submission.ref, T.NOT_SENT, [], detail):
+                return
+            reopened = self.store.proposals.reopen(tx, proposal.id)
+            self.store.append(
+                "APPROVAL",
+                {"proposal": proposal.id, "event": "not_sent", "ref": submission.ref, "reopened": reopened},
+                intent_id=proposal.id,
+                conn=tx,
+            )
+        if reopened and proposal.kind == "open":
+            record = self.broker.lifecycle.find(proposal.position_id)
+            if record is not None and record.state is S.APPROVED:
+                self.broker.lifecycle.transition(proposal.position_id, S.PROPOSED, reason=detail)
+
+    def _owner_alive(self, owner: str | None) -> bool:
+        """Whether the process that recorded a submission may still be sending it (this one never is: its
+        own in-flight refs are in `_taken`)."""
+        if owner is None or owner == self.owner:
+            return False
+        host, _, pid = owner.rpartition(":")
+        if host != socket.gethostname() or not pid.isdigit():
+            return False  # another machine's process cannot be asked; the lease (one broker owner) decides
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    async def _told(self, submission: Submission, via: str) -> Decided:
+        """The answer for the intent that approved `submission`, run again after the daemon stopped."""
+        if submission.state is T.INTENDED and not self._owner_alive(submission.owner):
+            try:
+                submission = await self._resolve(submission)
+            except BrokerUnavailable as exc:
+                return _unknown(submission.proposal_id, submission.ref, str(exc))
+        facts = {"proposal": submission.proposal_id, "order reference": submission.ref}
+        if submission.state is T.INTENDED:
+            return _unknown(submission.proposal_id, submission.ref, "another daemon is still sending it")
+        if submission.state is T.NOT_SENT:
+            if submission.detail.startswith("refused by the broker"):
+                return Decided("failed", f"Approved, but the order was {submission.detail}; nothing is working.", facts)
+            return Decided(
+                "failed",
+                f"Approved, but the daemon stopped before the order was sent: the broker holds no order with "
+                f"reference {submission.ref}, so nothing was sent. Proposal {submission.proposal_id} waits for a "
+                f"human again: a new code (`seam approvals --new-code {submission.proposal_id}` at the console) "
+                "and an approve intent with a new id approve it.",
+                facts,
+            )
+        try:
+            orders = await self.broker.broker.orders_by_ref(submission.ref)
+        except BrokerUnavailable:
+            orders = []
+        found = " (found there by its reference after the daemon restarted)" if submission.state is T.FOUND else ""
+        return Decided(
+            "ok",
+            f"Approved by a human via {via}; the order went to the broker{found}.",
+            {**facts, "orders": ", ".join(submission.orders)},
+            orders,
+        )
 
     def _reject(self, proposal: Proposal, via: str) -> Decided:
         """A human's "no": the code was spent; the proposal closes REJECTED and nothing is sent."""
@@ -313,6 +497,16 @@ class ApprovalService:
             if not order.state.done:
                 cancelled.append(await self.broker.cancel(order.order_id, reason=f"position {position_id} closed"))
         return cancelled
+
+
+def _unknown(proposal_id: str, ref: str, why: str) -> Decided:
+    return Decided(
+        "failed",
+        f"Approved, but whether the order reached the broker is not known yet ({why}). Nothing will be sent "
+        f"again for it: when the broker link is back, seam looks reference {ref} up, adopts what the broker holds "
+        "or, if it holds nothing, reopens the proposal, and records which (an ORDER or APPROVAL bead).",
+        {"proposal": proposal_id, "order reference": ref},
+    )
 
 
 def _draft(

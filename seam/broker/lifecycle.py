@@ -3,6 +3,8 @@
 PROPOSED → APPROVED → SUBMITTED → PARTIALLY_FILLED → FILLED → MANAGED → CLOSING → CLOSED
 plus REJECTED, CANCELLED, EXPIRED (terminal) and STALLED (no broker update within the
 configured time while the broker owes one; it returns to where it was when an update arrives).
+APPROVED → PROPOSED: the daemon stopped after the approval and before the order went, and the broker
+holds nothing under its reference; the proposal waits for a human again.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ OPEN_AT_BROKER = frozenset({S.PARTIALLY_FILLED, S.FILLED, S.MANAGED, S.CLOSING})
 
 TRANSITIONS: dict[PositionState, frozenset[PositionState]] = {
     S.PROPOSED: frozenset({S.APPROVED, S.REJECTED, S.EXPIRED, S.CANCELLED}),
-    S.APPROVED: frozenset({S.SUBMITTED, S.REJECTED, S.CANCELLED, S.EXPIRED}),
+    S.APPROVED: frozenset({S.SUBMITTED, S.PROPOSED, S.REJECTED, S.CANCELLED, S.EXPIRED}),
     S.SUBMITTED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.REJECTED, S.CANCELLED, S.STALLED}),
     S.PARTIALLY_FILLED: frozenset({S.FILLED, S.CANCELLED, S.STALLED}),
     S.FILLED: frozenset({S.MANAGED, S.CLOSING, S.CLOSED}),

@@ -130,6 +130,8 @@ class BrokerService:
         )
         self.started_at = clock.now()  # MOCK positions older than this were in an earlier daemon's memory
         self.approval_hook = approval_hook
+        # run at every connect, before reconciliation (the approval service resolves orders in doubt there)
+        self.link_up_hooks: list[Callable[[], Awaitable[None]]] = []
         self.pacer = TokenBucket(settings.broker.orders_per_second, 2, clock, sleep)
         self.supervisor = LinkSupervisor(
             broker,
@@ -168,7 +170,12 @@ class BrokerService:
 
     async def _on_connected(self) -> None:
         await self._publish_link()
-        # resubscribe happens in the adapter on connect; then reconcile at once
+        # resubscribe happens in the adapter on connect; approvals in doubt are resolved; then reconcile at once
+        for hook in self.link_up_hooks:
+            try:
+                await hook()
+            except BrokerError as exc:
+                logger.warning("after connecting: %s", exc)
         if await self.offload(self.store.last_seq):
             await self.reconcile(trigger="connect")
 

@@ -68,7 +68,9 @@ async def _waiting(ctx: HandlerContext, template: str, proposal: Proposal) -> Ou
 async def handle_approve(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
     payload = intent.payload_as(ApprovePayload)
     service = ctx.require_approval()
-    decided = await service.decide(payload.proposal, payload.code, payload.decision, via=f"approve intent {intent.id}")
+    decided = await service.decide(
+        payload.proposal, payload.code, payload.decision, via=f"approve intent {intent.id}", intent_id=intent.id
+    )
     status = {"ok": Status.OK, "conflict": Status.CONFLICT}.get(decided.status, Status.FAILED)
     orders = [
         {

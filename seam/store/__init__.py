@@ -8,6 +8,7 @@
     ├── flags       typed flags: the halt flag, the published broker link, a reconnect request
     ├── proposals   proposals waiting for a human
     ├── codes       their approval codes
+    ├── submissions an approved order's intent to submit, and its outcome
     └── positions   the position lifecycle's rows
 
 No SQL is written outside this package. A write that must be atomic with a bead takes the
@@ -29,6 +30,7 @@ from seam.store.flags import Flags, Halt, PublishedLink
 from seam.store.ledger import Ledger, LedgerRow, LedgerStatus
 from seam.store.positions import PositionRow, Positions
 from seam.store.proposals import CodeRow, Codes, ProposalRow, Proposals, ProposalStatus
+from seam.store.submissions import Submission, Submissions, SubmissionState
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -42,6 +44,8 @@ __all__ = [
     "ProposalStatus",
     "PublishedLink",
     "Store",
+    "Submission",
+    "SubmissionState",
     "VerifyResult",
     "canonical_json",
 ]
@@ -62,6 +66,7 @@ class Store:
         self.flags = Flags(self.db)
         self.proposals = Proposals(self.db)
         self.codes = Codes(self.db)
+        self.submissions = Submissions(self.db)
         self.positions = Positions(self.db)
 
     # -- the database -------------------------------------------------------------------------------

@@ -93,6 +93,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             used INTEGER NOT NULL DEFAULT 0)""",
         ),
     ),
+    # The order path records that it is about to send an approved order before it sends it, so a daemon
+    # killed in between leaves a row saying so; the next start looks the reference up at the broker. A spent
+    # code remembers which intent spent it, so that intent, run again after a crash, is told what happened.
+    (
+        4,
+        "submissions: an approved order's intent to submit and its outcome; who spent a code",
+        (
+            """CREATE TABLE IF NOT EXISTS submissions (
+            ref TEXT PRIMARY KEY, proposal_id TEXT NOT NULL, kind TEXT NOT NULL, intent_id TEXT, owner TEXT,
+            state TEXT NOT NULL, orders TEXT NOT NULL DEFAULT '[]', detail TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS submissions_state ON submissions(state)",
+            "ALTER TABLE approval_codes ADD COLUMN spent_by TEXT",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -58,6 +58,7 @@ class CodeRow:
     bound_hash: str
     expires_at: datetime
     used: bool
+    spent_by: str | None = None  # the intent that spent it (None: a console, or a release before 0.2)
 
 
 def _row(r: tuple[Any, ...]) -> ProposalRow:
@@ -137,6 +138,15 @@ class Proposals:
         )
         return cursor.rowcount == 1
 
+    def reopen(self, conn: sqlite3.Connection, proposal_id: str) -> bool:
+        """APPROVED → PENDING, only if it is still approved (compare and set): an approval whose order the
+        broker never received (the daemon stopped before sending it) waits for a human again."""
+        cursor = conn.execute(
+            "UPDATE proposals SET status = ?, decided_at = NULL WHERE id = ? AND status = ?",
+            (str(ProposalStatus.PENDING), proposal_id, str(ProposalStatus.APPROVED)),
+        )
+        return cursor.rowcount == 1
+
     def set_tries(self, conn: sqlite3.Connection, proposal_id: str, tries: int, status: ProposalStatus) -> None:
         conn.execute("UPDATE proposals SET tries = ?, status = ? WHERE id = ?", (tries, str(status), proposal_id))
 
@@ -149,24 +159,25 @@ class Codes:
         """Store a code's digest (a new code replaces the proposal's earlier one, spent or not)."""
         with self.db.transaction() as tx:
             tx.execute(
-                "INSERT OR REPLACE INTO approval_codes(proposal_id, digest, bound_hash, expires_at, used) "
-                "VALUES (?, ?, ?, ?, 0)",
+                "INSERT OR REPLACE INTO approval_codes(proposal_id, digest, bound_hash, expires_at, used, spent_by) "
+                "VALUES (?, ?, ?, ?, 0, NULL)",
                 (proposal_id, digest, bound_hash, expires_at.isoformat()),
             )
 
     def get(self, proposal_id: str, conn: sqlite3.Connection | None = None) -> CodeRow | None:
         found = self.db.one(
-            "SELECT proposal_id, digest, bound_hash, expires_at, used FROM approval_codes WHERE proposal_id = ?",
+            "SELECT proposal_id, digest, bound_hash, expires_at, used, spent_by FROM approval_codes "
+            "WHERE proposal_id = ?",
             (proposal_id,),
             conn,
         )
         return _code(found) if found else None
 
-    def take(self, conn: sqlite3.Connection, proposal_id: str, digest: str) -> bool:
+    def take(self, conn: sqlite3.Connection, proposal_id: str, digest: str, spent_by: str | None = None) -> bool:
         """Spend the code if it is this one and unspent (compare and set): of two takers exactly one wins."""
         cursor = conn.execute(
-            "UPDATE approval_codes SET used = 1 WHERE proposal_id = ? AND digest = ? AND used = 0",
-            (proposal_id, digest),
+            "UPDATE approval_codes SET used = 1, spent_by = ? WHERE proposal_id = ? AND digest = ? AND used = 0",
+            (spent_by, proposal_id, digest),
         )
         return cursor.rowcount == 1
 
@@ -176,7 +187,7 @@ class Codes:
     def live_for_pending(self) -> dict[str, CodeRow]:
         """Unspent codes of pending proposals, by proposal id (their expiry; the digits are not stored)."""
         rows = self.db.query(
-            "SELECT c.proposal_id, c.digest, c.bound_hash, c.expires_at, c.used FROM approval_codes c "
+            "SELECT c.proposal_id, c.digest, c.bound_hash, c.expires_at, c.used, c.spent_by FROM approval_codes c "
             "JOIN proposals p ON p.id = c.proposal_id WHERE p.status = ? AND c.used = 0",
             (str(ProposalStatus.PENDING),),
         )
@@ -194,4 +205,4 @@ class Codes:
 
 
 def _code(r: tuple[Any, ...]) -> CodeRow:
-    return CodeRow(r[0], r[1], r[2], datetime.fromisoformat(r[3]), bool(r[4]))
+    return CodeRow(r[0], r[1], r[2], datetime.fromisoformat(r[3]), bool(r[4]), r[5])

@@ -13,7 +13,7 @@ from seam.store import SCHEMA_VERSION, Store
 from seam.store.db import MIGRATIONS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-ALL_TABLES = {"meta", "beads", "ledger", "flags", "proposals", "approval_codes", "lifecycle"}
+ALL_TABLES = {"meta", "beads", "ledger", "flags", "proposals", "approval_codes", "lifecycle", "submissions"}
 
 
 def old_seam(tmp_path: Path, name: str) -> Path:
