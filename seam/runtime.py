@@ -3,6 +3,9 @@
     Runtime.open(paths, config)            the daemon's: store, broker service, approval service, registry
     Runtime.open(..., broker=False)        a console's (CLI commands, a second process): the store only
 
+One daemon per seam owns the broker (seam/broker/lease.py): `start` takes the broker lease or stands by,
+and a standby takes over when the owner dies. `owns_broker()` says which this process is now.
+
 The daemon, the CLI, the demo and the MCP server start from here, and so do the tests' harnesses;
 no other module constructs a `BrokerService` or an `ApprovalService` (a test keeps it so). The mode picks
 the broker implementation once, here (through `open_broker`); LIVE without IBKR_ALLOW_LIVE=true stops
@@ -14,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -23,6 +28,7 @@ from seam.approval.keys import CodeKey
 from seam.blocking import Offload
 from seam.broker.client import BrokerClient
 from seam.broker.guards import ModeLock
+from seam.broker.lease import RENEW_SECONDS, LeaseKeeper
 from seam.broker.service import BrokerService, open_broker
 from seam.broker.types import Mode
 from seam.clock import Clock, SystemClock
@@ -112,6 +118,10 @@ class Runtime:
         self.lanes = Lanes(store, config.settings.handlers.concurrency)
         # the mode this process started in; a reload may change much, never this
         self.mode_lock = ModeLock(Mode(config.settings.broker.mode))
+        owner = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
+        self.lease: LeaseKeeper | None = LeaseKeeper(store, clock, owner) if broker is not None else None
+        self._lease_task: asyncio.Task[None] | None = None
+        self._timers = True
 
     @property
     def settings(self) -> Settings:
@@ -203,13 +213,52 @@ class Runtime:
 
     # -- life -----------------------------------------------------------------------------------------
 
+    def owns_broker(self) -> bool:
+        """This process holds the broker lease and its broker service runs: the kinds that need a broker are
+        this process's to handle."""
+        return self.broker is not None and self.lease is not None and self.lease.held and self.broker.active
+
     async def start(self, *, timers: bool = True) -> None:
-        if self.broker is not None:
+        """Take the broker lease and start the broker, or stand by while another daemon holds it. With
+        `timers`, the lease is renewed (or, standing by, asked for) every RENEW_SECONDS."""
+        if self.broker is None or self.lease is None:
+            return
+        self._timers = timers
+        if await self.lanes.run("normal", self.lease.try_take):
             await self.broker.start(timers=timers)
+        else:
+            holder = self.lease.holder
+            logger.info(
+                "standing by: the broker is owned by daemon %s; kinds that need it are left to that daemon",
+                holder.owner if holder else "?",
+            )
+        if timers:
+            self._lease_task = asyncio.get_running_loop().create_task(self._keep_lease())
+
+    async def _keep_lease(self) -> None:
+        assert self.broker is not None and self.lease is not None
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            try:
+                held = await self.lanes.run("normal", self.lease.try_take)
+            except Exception as exc:  # a busy or failing store: the next tick asks again
+                logger.warning("broker lease: could not renew (%s); trying again", exc)
+                continue
+            if held and not self.broker.active:
+                logger.info("taking over the broker: the daemon that owned it is gone")
+                await self.broker.start(timers=self._timers)
+            elif not held and self.broker.active:
+                await self.broker.stop()
 
     async def stop(self) -> None:
-        if self.broker is not None:
+        if self._lease_task is not None:
+            self._lease_task.cancel()
+            await asyncio.gather(self._lease_task, return_exceptions=True)
+            self._lease_task = None
+        if self.broker is not None and self.broker.active:
             await self.broker.stop()
+        if self.lease is not None and self.lease.held:
+            await self.lanes.run("normal", self.lease.release)
 
     def close(self) -> None:
         self.lanes.shutdown()

@@ -145,6 +145,11 @@ class BrokerService:
             offload=offload,
         )
         self._timers: asyncio.Task[None] | None = None
+        # started, and this process owns the seam's broker (its lease: seam/broker/lease.py)
+        self.active = False
+        # the HALT bead whose cancel-all this process did (or was told not to do): a halt set by another
+        # daemon is followed by the owner's timers
+        self.halt_followed = 0
         self._published: PublishedLink | None = None
         self._published_at: datetime | None = None
         self.last_reconciliation: Reconciliation | None = None
@@ -152,15 +157,20 @@ class BrokerService:
     # -- life -------------------------------------------------------------------------------------
 
     async def start(self, *, timers: bool = True) -> None:
+        halt = await self.offload(self.store.flags.halt)
+        self.halt_followed = halt.bead if halt is not None else 0  # only halts set from now on are followed
+        self.active = True
         await self.supervisor.start()
         await self._publish_link()
         if timers:
             self._timers = asyncio.get_running_loop().create_task(self._run_timers())
 
     async def stop(self) -> None:
+        self.active = False
         if self._timers is not None:
             self._timers.cancel()
             await asyncio.gather(self._timers, return_exceptions=True)
+            self._timers = None
         await self.supervisor.stop()
 
     def connection_lost(self, reason: str) -> None:
@@ -187,6 +197,7 @@ class BrokerService:
             elapsed += 1.0
             await self._publish_link()
             await self._check_reconnect_request()
+            await self._follow_halt()
             for record in await self.offload(self.lifecycle.check_stalled):
                 await self.offload(
                     self.alerts.raise_alert,
@@ -202,6 +213,20 @@ class BrokerService:
                     await self.reconcile(trigger="timer")
                 except BrokerUnavailable as exc:
                     logger.warning("timed reconciliation skipped: %s", exc)
+
+    async def _follow_halt(self) -> None:
+        """A halt another daemon on this seam set (it does not own the broker): cancel the working orders here."""
+        halt = await self.offload(self.store.flags.halt)
+        if halt is None or halt.bead <= self.halt_followed:
+            return
+        self.halt_followed = halt.bead
+        beads = await self.offload(self.store.beads, after=halt.bead - 1, limit=1)
+        if beads and beads[0].payload.get("cancel_orders") is False:
+            return
+        try:
+            await self.cancel_all_working_orders(reason=f"halt flag (bead {halt.bead}) set by {halt.by}")
+        except BrokerError as exc:
+            logger.error("the halt (bead %d) could not cancel the working orders: %s", halt.bead, exc)
 
     async def _check_reconnect_request(self) -> None:
         if await self.offload(self.store.flags.take_reconnect_request):
@@ -289,6 +314,11 @@ class BrokerService:
     async def cancel_all_working_orders(self, *, reason: str, offload: Offload | None = None) -> str:
         """For halt: cancel every working order; a down link is reported, not raised. The halt passes its
         own lane's `offload`, so its bead never waits behind the normal lane's work."""
+        if not self.active:
+            return (
+                "none by this daemon: another daemon on this seam owns the broker, and it cancels every "
+                "working order within a second of seeing the halt flag"
+            )
         if self.supervisor.state is not LinkState.CONNECTED:
             return f"none: the broker link is {self.supervisor.state}; cancel at the broker (RB-004)"
         cancelled, failed = [], []

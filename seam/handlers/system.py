@@ -32,8 +32,10 @@ async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
         by=f"halt intent {intent.id}",
         intent_id=intent.id,
         session_id=intent.envelope.session_id,
-        facts={"cancelled": "pending"},
+        facts={"cancelled": "pending", "cancel_orders": payload.cancel_orders},
     )
+    if broker is not None:
+        broker.halt_followed = max(broker.halt_followed, halt.bead)  # this halt's cancel-all is done here
     if not payload.cancel_orders:
         cancelled = "none: cancel_orders was false"
     elif broker is None:

@@ -1,27 +1,32 @@
-"""Typed flags: the halt flag, the broker link as its owner published it, and a reconnect request.
+"""Typed flags: the halt flag, the broker link as its owner published it, a reconnect request, the approvals
+lock, and the broker lease (which daemon owns the seam's broker).
 
 Each flag has one writer: the halt flag is turned on and off only through `Store.halt_on` /
 `Store.halt_off` (each with its HALT bead in the same transaction); the link is published only by the
 broker service; the reconnect request is raised by `seam broker reconnect` and taken by the broker service;
-the approvals lock is set by the code check (seam/approval/codes.py) and lifted by a person at a terminal.
+the approvals lock is set by the code check (seam/approval/codes.py) and lifted by a person at a terminal;
+the broker lease is taken, renewed and given up only by seam/broker/lease.py.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from seam.store.beads import canonical_json
 from seam.store.db import Database
 
-__all__ = ["ApprovalsLock", "Flags", "Halt", "PublishedLink"]
+__all__ = ["ApprovalsLock", "BrokerLease", "Flags", "Halt", "PublishedLink"]
 
 HALT = "halt"
 LINK = "broker_link"
 RECONNECT = "broker_reconnect_request"
 APPROVALS = "approvals_locked"
+LEASE = "broker_lease"
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,21 @@ class ApprovalsLock:
     reason: str
     at: str
     bead: int
+
+
+@dataclass(frozen=True)
+class BrokerLease:
+    """The daemon that owns the seam's broker until `expires_at` (it renews well before): only it connects
+    to the broker and handles the kinds that need one."""
+
+    owner: str
+    host: str
+    pid: int
+    since: str
+    expires_at: str
+
+    def expired(self, now: datetime) -> bool:
+        return now >= datetime.fromisoformat(self.expires_at)
 
 
 class Flags:
@@ -140,3 +160,56 @@ class Flags:
 
     def write_approvals_lock(self, conn: sqlite3.Connection, lock: ApprovalsLock | None, bead: int) -> None:
         self._set(conn, APPROVALS, {"on": True, **asdict(lock)} if lock else {"on": False}, bead)
+
+    # -- the broker lease --------------------------------------------------------------------------------
+
+    def lease(self, conn: sqlite3.Connection | None = None) -> BrokerLease | None:
+        value = self._get(LEASE, conn)
+        if not value or not value.get("owner"):
+            return None
+        return BrokerLease(
+            str(value["owner"]),
+            str(value.get("host", "")),
+            int(value.get("pid") or 0),
+            str(value.get("since", "")),
+            str(value.get("expires_at", "")),
+        )
+
+    def take_lease(
+        self,
+        owner: str,
+        host: str,
+        pid: int,
+        now: datetime,
+        ttl: timedelta,
+        holder_gone: Callable[[BrokerLease], bool],
+    ) -> tuple[bool, BrokerLease | None]:
+        """Take or renew the lease (compare and set in one write transaction): it is free, expired, this
+        owner's, or its holder is gone. Returns (whether `owner` holds it now, the lease as it stands)."""
+        with self.db.transaction() as tx:
+            current = self.lease(tx)
+            if current is not None and current.owner != owner:
+                if not current.expired(now) and not holder_gone(current):
+                    return False, current
+            since = current.since if current is not None and current.owner == owner else now.isoformat()
+            lease = BrokerLease(owner, host, pid, since, (now + ttl).isoformat())
+            self._set(tx, LEASE, asdict(lease), 0)
+        return True, lease
+
+    def renew_lease(self, owner: str, now: datetime, ttl: timedelta) -> bool:
+        """Extend the lease only if `owner` still holds it; False: it was lost (taken after it expired)."""
+        with self.db.transaction() as tx:
+            current = self.lease(tx)
+            if current is None or current.owner != owner:
+                return False
+            self._set(tx, LEASE, {**asdict(current), "expires_at": (now + ttl).isoformat()}, 0)
+        return True
+
+    def release_lease(self, owner: str) -> bool:
+        """Give the lease up on a clean stop, so a standby daemon takes over at once."""
+        with self.db.transaction() as tx:
+            current = self.lease(tx)
+            if current is None or current.owner != owner:
+                return False
+            self._set(tx, LEASE, {"owner": ""}, 0)
+        return True

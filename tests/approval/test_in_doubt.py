@@ -16,6 +16,7 @@ import pytest
 
 from seam.approval import codes
 from seam.broker.fake import FakeBroker
+from seam.broker.lease import LEASE_SECONDS
 from seam.clock import FakeClock
 from seam.config import load_config
 from seam.paths import SeamPaths
@@ -67,10 +68,12 @@ class Seam:
         return self.run(self.approval.decide(proposal_id, code, "approve", via=intent_id, intent_id=intent_id))
 
     def kill_and_restart(self) -> None:
-        """The daemon's process is gone (its listener on the broker with it); a new one starts on the seam."""
+        """The daemon's process is gone (its listener on the broker with it); a new one starts on the seam once
+        the dead one's broker lease has run out (both live in this test's process, so its pid cannot tell)."""
         self.broker._listeners.clear()
         self.broker._connected = False
         self.runtime.close()
+        self.clock.advance(LEASE_SECONDS + 1)
         self.runtime = self._open()
 
     def submission(self, ref: str):  # type: ignore[no-untyped-def]
@@ -174,6 +177,7 @@ def test_with_the_link_down_at_restart_the_outcome_is_unknown_until_the_broker_c
 
     seam.broker.connect = refused  # type: ignore[method-assign]
     seam.broker._connected = False
+    seam.clock.advance(LEASE_SECONDS + 1)
     seam.runtime = seam._open()
 
     told = seam.approve("w-down", code, "approve-w-down")
