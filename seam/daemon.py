@@ -7,6 +7,10 @@
 Blocking work (file IO, SQLite, fsync) runs in the lanes' thread pools: one for intake, one for the halt
 lane, one for the normal workers, so a flood of ordinary intents cannot delay a halt. Handlers are
 coroutines on this one event loop and run under their kind's time limit.
+
+A step that meets a full or failing disk (claim, read and decide, commit, response, filing) is not the
+intent's fault and is never answered as one: the job keeps what it has done (`_Attempt`) and goes back on
+its lane after a delay (the scheduler's `retry_later`), until it is answered exactly once.
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ from pathlib import Path
 
 from seam.clock import Clock
 from seam.config import LoadedConfig, Settings
+from seam.faults import is_storage_fault
 from seam.intake import Claimant
+from seam.intake.restore import ResponseRestorer
 from seam.intake.scheduler import IntakeScheduler, Job, ObserverFactory
 from seam.paths import SeamPaths
 from seam.pipeline import Decision, Finished, Pipeline, Prepared
+from seam.respond import Outcome
 from seam.route import Registry
 from seam.runtime import PRIORITY_WORKERS, Runtime
 
@@ -44,6 +51,27 @@ class RunSummary:
     def add(self, finished: Finished) -> None:
         self.answered += 1
         self.by_status[str(finished.status)] = self.by_status.get(str(finished.status), 0) + 1
+
+
+@dataclass
+class _Attempt:
+    """One intent's way through the steps, kept while a storage fault is waited out."""
+
+    name: str  # its name in incoming/, until it is claimed
+    started: float
+    claimed: Path | None = None
+    prepared: Prepared | None = None
+    outcome: Outcome | None = None
+    handled: bool = False
+
+    def step(self) -> str:
+        if self.claimed is None:
+            return "claiming it"
+        if self.prepared is None or self.prepared.decision is Decision.DEFER:
+            return "reading and deciding"
+        if self.prepared.answer is None:
+            return "committing its answer"
+        return "writing its response and filing it"
 
 
 class Daemon:
@@ -73,9 +101,11 @@ class Daemon:
             self.registry.priority_kinds(),
             offload=lambda fn, *a: self.runtime.lanes.run("intake", fn, *a),
             observer_factory=observer_factory,
+            responses=ResponseRestorer(self.store, paths.responses, durable=self.pipeline.durable),
         )
         self.pipeline.context.queue_depth = self.intake.queue_depth
         self.summary = RunSummary()
+        self._attempts: dict[Path, _Attempt] = {}  # claimed files waiting out a storage fault
         self.stopping = asyncio.Event()
         self.started = asyncio.Event()
 
@@ -144,30 +174,36 @@ class Daemon:
             finally:
                 self.intake.done(lane)
 
-    def _claim_and_prepare(self, claimed: Path | None, name: str, started: float) -> Prepared | None:
+    def _claim_and_prepare(self, attempt: _Attempt) -> Prepared | None:
         """One trip to the thread pool: claim (unless already claimed), then read, validate, decide."""
-        if claimed is None:
-            claimed = self.claimant.claim(self.paths.incoming / name)
+        if attempt.claimed is None:
+            claimed = self.claimant.claim(self.paths.incoming / attempt.name)
             if claimed is None:
                 return None  # another daemon won the rename
-        return self.pipeline.prepare(claimed, started=started)
+            attempt.claimed = claimed
+        return self.pipeline.prepare(attempt.claimed, started=attempt.started)
 
-    async def _process(self, job: tuple[Path | None, str], lane: str) -> None:
-        started = time.perf_counter()
+    async def _process(self, job: Job, lane: str) -> None:
         claimed, name = job
-        prepared = await self.runtime.lanes.run(lane, self._claim_and_prepare, claimed, name, started)
-        if prepared is None:
+        attempt = self._attempts.pop(claimed, None) if claimed is not None else None
+        if attempt is None:
+            attempt = _Attempt(name, time.perf_counter(), claimed)
+        try:
+            finished = await self._advance(attempt, lane)
+        except Exception as exc:
+            if not is_storage_fault(exc):
+                raise
+            # A full or failing disk: not the intent's fault. It waits in processing/ (or, not yet
+            # claimed, in incoming/) with what it has done, and this daemon takes it up again later.
+            if attempt.claimed is not None:
+                self._attempts[attempt.claimed] = attempt
+            self.intake.retry_later((attempt.claimed, "" if attempt.claimed else name), lane, exc, attempt.step())
             return
-        while prepared.decision is Decision.DEFER:  # another live daemon is running this very intent
-            await asyncio.sleep(DEFER_SECONDS)
-            assert prepared.claimed is not None
-            prepared = await self.runtime.lanes.run(lane, self.pipeline.prepare, prepared.claimed, started=started)
-        outcome = (
-            await self.pipeline.handle(prepared, self.runtime.lanes.pool(lane))
-            if prepared.decision is Decision.RUN
-            else None
-        )
-        finished = await self.runtime.lanes.run(lane, self.pipeline.finish, prepared, outcome)
+        self.intake.retried(job)
+        if attempt.claimed is not None and attempt.claimed != claimed:
+            self.intake.retried((attempt.claimed, ""))
+        if finished is None:
+            return
         self.summary.add(finished)
         logger.info(
             "intent %s kind=%s status=%s ms=%.1f%s",
@@ -177,6 +213,24 @@ class Daemon:
             finished.ms,
             " (already answered)" if finished.extra.get("already") else "",
         )
+
+    async def _advance(self, attempt: _Attempt, lane: str) -> Finished | None:
+        """The steps not done yet: claim and prepare, handle, finish (commit, respond, file)."""
+        if attempt.prepared is None:
+            attempt.prepared = await self.runtime.lanes.run(lane, self._claim_and_prepare, attempt)
+            if attempt.prepared is None:
+                return None
+        while attempt.prepared.decision is Decision.DEFER:  # another live daemon is running this very intent
+            await asyncio.sleep(DEFER_SECONDS)
+            assert attempt.claimed is not None
+            attempt.prepared = await self.runtime.lanes.run(
+                lane, self.pipeline.prepare, attempt.claimed, started=attempt.started
+            )
+        prepared = attempt.prepared
+        if prepared.decision is Decision.RUN and not attempt.handled:
+            attempt.outcome = await self.pipeline.handle(prepared, self.runtime.lanes.pool(lane))
+            attempt.handled = True
+        return await self.runtime.lanes.run(lane, self.pipeline.finish, prepared, attempt.outcome)
 
 
 def install_signal_handlers(daemon: Daemon) -> None:

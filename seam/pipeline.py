@@ -8,6 +8,12 @@ seam never run the same intent twice:
     in progress, same hash, owner alive → wait for it; owner dead → resume it
     ok / pending_approval, same hash → serve the stored response again, marked as a replay, run nothing
     any row with a different hash   → conflict (the first intent keeps `<id>.md`)
+
+A rejected or failed answer that a dead daemon committed for the very file now adopted (same hash, that
+daemon's row) is served from the ledger too: it died between the commit and the response, and the intent
+is never answered twice. A step that meets a full or failing disk raises, and the daemon retries it: a
+`Prepared` carries what is done, and an answer committed before the fault (`Prepared.answer`) is only
+written and filed by the retry, never committed again.
 """
 
 from __future__ import annotations
@@ -16,8 +22,11 @@ import asyncio
 import dataclasses
 import logging
 import os
+import sqlite3
 import time
+from collections.abc import Iterator
 from concurrent.futures import Executor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -25,7 +34,7 @@ from typing import Any
 
 from seam.config import Settings
 from seam.errors import GuardViolation, HandlerError, HandlerTimeout, IntentError, NotAvailable, Problem
-from seam.faults import failpoint
+from seam.faults import failpoint, is_storage_fault
 from seam.handlers.base import HandlerContext
 from seam.intake import Claimant, file_away, original_name
 from seam.intake.files import NotOpened, OwnFiles, name_refusal, open_intent
@@ -52,7 +61,7 @@ from seam.validate import (
     validate_bytes,
 )
 
-__all__ = ["Decision", "Finished", "Pipeline", "Prepared"]
+__all__ = ["Answer", "Decision", "Finished", "Pipeline", "Prepared"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +72,18 @@ class Decision(Enum):
     ALREADY = "already"
     CONFLICT = "conflict"
     DEFER = "defer"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer whose bead is committed; its response file and the filing may still be to do."""
+
+    status: Status
+    name: str
+    text: str
+    bead: int
+    ms: float
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -79,6 +100,8 @@ class Prepared:
     row: LedgerRow | None = None
     kind: str | None = None
     reserved: bool = False  # an in-progress ledger row holds the id for this run
+    adopted_from: str | None = None  # the dead daemon whose folder the claimed file was adopted from
+    answer: Answer | None = None  # committed: a retry only writes the response and files the intent
 
 
 @dataclass(frozen=True)
@@ -150,7 +173,14 @@ class Pipeline:
         renamed = name_refusal(claimed)  # the claim could not keep the name: too long, or not UTF-8
         if refusal is None and renamed is not None:
             refusal = IntentError.single("", renamed)
-        return self.prepare_bytes(data, name=original_name(claimed), claimed=claimed, started=started, refusal=refusal)
+        return self.prepare_bytes(
+            data,
+            name=original_name(claimed),
+            claimed=claimed,
+            started=started,
+            refusal=refusal,
+            adopted_from=self.claimant.adopted_from.get(claimed),
+        )
 
     def prepare_bytes(
         self,
@@ -160,6 +190,7 @@ class Pipeline:
         claimed: Path | None = None,
         started: float | None = None,
         refusal: IntentError | None = None,
+        adopted_from: str | None = None,
     ) -> Prepared:
         started = time.perf_counter() if started is None else started
         intent, error = None, refusal
@@ -186,7 +217,7 @@ class Pipeline:
             # A refused file is unread (no bytes), except one refused for its name: its id names the answer.
             found = best_effort_id(data, *limits)
             kind = _best_effort_kind(data, *limits)
-            return Prepared(
+            rejected = Prepared(
                 claimed,
                 data,
                 Decision.REJECT,
@@ -196,7 +227,13 @@ class Pipeline:
                 started,
                 error=error,
                 kind=kind,
+                adopted_from=adopted_from,
             )
+            if found is not None and adopted_from is not None:  # answered before its daemon died?
+                row = self.store.ledger.get(found)
+                if row is not None and _answered_this_file(rejected, row):
+                    rejected.row, rejected.decision = row, Decision.ALREADY
+            return rejected
         prepared = Prepared(
             claimed,
             data,
@@ -207,6 +244,7 @@ class Pipeline:
             started,
             intent=intent,
             kind=str(intent.kind),
+            adopted_from=adopted_from,
         )
         self._decide(prepared)
         return prepared
@@ -220,7 +258,7 @@ class Pipeline:
             p.decision = self._decision_for(p, self.store.ledger.get(p.key))
             p.reserved = False
             return
-        with self.store.transaction() as tx:
+        with self._transaction() as tx:
             p.decision = self._decision_for(p, self.store.ledger.get(p.key, tx))
             if p.decision is Decision.RUN:
                 self.store.ledger.put(
@@ -233,6 +271,8 @@ class Pipeline:
 
     def _decision_for(self, p: Prepared, row: LedgerRow | None) -> Decision:
         p.row = row
+        if row is not None and _answered_this_file(p, row):
+            return Decision.ALREADY
         if row is None or row.status in (LedgerStatus.REJECTED, LedgerStatus.FAILED):
             return Decision.RUN
         if row.intent_sha256 != p.intent_sha256:
@@ -289,7 +329,12 @@ class Pipeline:
     # -- finish -----------------------------------------------------------------------------------
 
     def finish(self, p: Prepared, outcome: Outcome | None) -> Finished:
-        """Append the terminal bead and ledger row in one transaction, then write the response, then file."""
+        """Append the terminal bead and ledger row in one transaction, then write the response, then file.
+
+        Called again for the same `p` after a storage fault: an answer committed before it is not committed
+        again; its response is written and the intent filed."""
+        if p.answer is not None:
+            return self._complete(p)
         if p.decision is Decision.ALREADY:
             return self._serve_again(p)
         finished = self._finish_answer(p, outcome)
@@ -322,7 +367,7 @@ class Pipeline:
             "problems": [str(x) for x in p.error.problems] if p.error else [],
         }
         session_id = p.intent.envelope.session_id if p.intent else None
-        with self.store.transaction() as tx:
+        with self._transaction() as tx:
             row = self.store.ledger.get(p.key, tx)
             if (
                 p.decision is Decision.RUN
@@ -363,10 +408,31 @@ class Pipeline:
                         bead.seq,
                     ),
                 )
+            failpoint("answer_commit")
+        p.answer = Answer(status, name, text, bead.seq, ms)
         failpoint("after_commit")
-        path = write_response(self.paths.responses, name, text, durable=self.durable)
-        filed = self._file(p, status)
-        return Finished(p.key, p.kind, status, path, bead.seq, ms, filed)
+        return self._complete(p)
+
+    def _complete(self, p: Prepared) -> Finished:
+        """The committed answer's response file, then the filing: what a retry after a storage fault redoes."""
+        answer = p.answer
+        assert answer is not None
+        path = write_response(self.paths.responses, answer.name, answer.text, durable=self.durable)
+        filed = self._file(p, answer.status)
+        return Finished(p.key, p.kind, answer.status, path, answer.bead, answer.ms, filed, answer.extra)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The store's write transaction; when a full or failing disk makes it fail, this thread's
+        connection is left outside any transaction (SQLite may keep one open after a failed COMMIT), so
+        the retry, on whichever thread, can begin again."""
+        try:
+            with self.store.transaction() as tx:
+                yield tx
+        except Exception as exc:
+            if is_storage_fault(exc):
+                self.store.ledger.abandon_failed_transaction()
+            raise
 
     def _owns_name(self, p: Prepared, row: LedgerRow | None) -> bool:
         if p.decision is Decision.CONFLICT:
@@ -412,17 +478,20 @@ class Pipeline:
         assert row is not None and row.response is not None and row.response_name is not None
         path = self.paths.responses / row.response_name
         replay = _holds_answer(path, row)
-        bead = self.store.append(
-            "INTENT",
-            {
-                "event": "already_answered",
-                "kind": p.kind,
-                "intent_sha256": p.intent_sha256,
-                "answer_bead": row.bead,
-                "marked_as_replay": replay,
-            },
-            intent_id=p.key,
-        )
+        with self._transaction() as tx:
+            bead = self.store.append(
+                "INTENT",
+                {
+                    "event": "already_answered",
+                    "kind": p.kind,
+                    "intent_sha256": p.intent_sha256,
+                    "answer_bead": row.bead,
+                    "marked_as_replay": replay,
+                },
+                intent_id=p.key,
+                conn=tx,
+            )
+            failpoint("answer_commit")
         status = Status(row.status)
         text = row.response
         if replay:
@@ -431,24 +500,31 @@ class Pipeline:
                 folder = "processed" if status.filed_as_success else "failed"
                 intent_file = f"intents/{folder}/{original_name(p.claimed)}"
             text = mark_replay(text, replay_bead=bead.seq, replayed_at=self.clock.now(), intent_file=intent_file)
-        write_response(self.paths.responses, row.response_name, text, durable=self.durable)
-        filed = self._file(p, status)
-        return Finished(
-            p.key,
-            p.kind,
-            status,
-            path,
-            bead.seq,
-            (time.perf_counter() - p.started) * 1000,
-            filed,
-            {"already": True, "replay": replay},
-        )
+        ms = (time.perf_counter() - p.started) * 1000
+        p.answer = Answer(status, row.response_name, text, bead.seq, ms, {"already": True, "replay": replay})
+        return self._complete(p)
 
     def _file(self, p: Prepared, status: Status) -> Path | None:
         if p.claimed is None:
             return None
         folder = self.paths.processed if status.filed_as_success else self.paths.failed
-        return file_away(p.claimed, folder)
+        filed = file_away(p.claimed, folder)
+        self.claimant.adopted_from.pop(p.claimed, None)
+        return filed
+
+
+def _answered_this_file(p: Prepared, row: LedgerRow) -> bool:
+    """The rejected or failed answer in `row` was committed for this very claimed file by the daemon it was
+    adopted from, which died before writing the response or filing the file: serve it, never answer again.
+    (A new file in incoming/ with a failed intent's id is no adopted file: it may be retried.)"""
+    return (
+        p.adopted_from is not None
+        and row.owner == p.adopted_from
+        and row.intent_sha256 == p.intent_sha256
+        and row.status in (LedgerStatus.REJECTED, LedgerStatus.FAILED)
+        and row.response is not None
+        and row.response_name is not None
+    )
 
 
 def _holds_answer(path: Path, row: LedgerRow) -> bool:

@@ -19,11 +19,13 @@ from typing import Any
 import yaml
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from seam.faults import failpoint
 from seam.paths import fsync_dir, write_atomic
 
 __all__ = [
     "Outcome",
     "Status",
+    "holds_answer",
     "mark_replay",
     "read_front_matter",
     "render_response",
@@ -121,6 +123,18 @@ def mark_replay(stored: str, *, replay_bead: int, replayed_at: datetime, intent_
     return stored[: end + 1] + mark + "---\n\n" + note.strip() + "\n\n" + body
 
 
+def holds_answer(text: str, stored: str) -> bool:
+    """`text` (a response file's) is the stored answer: the same text, or that text marked as a replay
+    (`mark_replay`: its front matter's lines, the mark, a note, then its body, all unchanged)."""
+    if text == stored:
+        return True
+    end = stored.find("\n---\n", 4)
+    if not stored.startswith("---\n") or end < 0:
+        return False
+    body = stored[end + 5 :].lstrip("\n")
+    return text.startswith(stored[: end + 1] + "replay_of: ") and text.endswith("\n\n" + body)
+
+
 def _scalar(value: str) -> str:
     """A plain scalar when YAML reads it back as the same text, else single-quoted (ids never hold quotes)."""
     return value if _PLAIN.match(value) and value.lower() not in _YAML_WORDS else f"'{value}'"
@@ -131,6 +145,7 @@ def body_sha256(body: str) -> str:
 
 
 def write_response(responses: Path, name: str, text: str, *, durable: bool = True) -> Path:
+    failpoint("response_write")
     path = responses / name
     write_atomic(path, text.encode(), durable=durable)
     if durable:

@@ -15,7 +15,9 @@ for as long as that daemon lives; a rename succeeds for exactly one claimant. Fi
 of a daemon that died are adopted by a live one and finished. A name the claim cannot keep (too long
 for its prefix, or not UTF-8, which no response could show) is claimed under a shortened UTF-8 one
 whose prefix says why, and the pipeline answers it rejected; a claim that fails for any other reason
-is logged once and tried again only at the rescan, never in a loop.
+is logged once and tried again only at the rescan, never in a loop. A claim that fails because the disk
+is full or failing (see `seam.faults.is_storage_fault`) raises instead: the scheduler tries it again on a
+timer with backoff, as the daemon does every step of an intent that meets such a fault.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from seam.faults import failpoint
+from seam.faults import describe_fault, failpoint, is_storage_fault
 from seam.paths import SeamPaths
 
 __all__ = [
@@ -379,6 +381,9 @@ class Claimant:
         self._lock_fd: int | None = None
         self._guard = threading.Lock()
         self.unclaimable: set[str] = set()  # names whose claim failed: the scheduler retries them only at its rescan
+        # claimed files adopted from a dead daemon's folder → that daemon's owner name, until they are filed:
+        # a ledger answer that daemon committed for the same file is this file's answer (see the pipeline)
+        self.adopted_from: dict[Path, str] = {}
 
     def open(self) -> None:
         """Create the folder with its lock already held, then publish it under the owner's name."""
@@ -433,10 +438,13 @@ class Claimant:
         """False when another claimant won (the file is gone) or the rename failed: a failure is logged
         once per name, and the name is left where it is until the next rescan, never retried in a loop."""
         try:
+            failpoint("claim_rename")
             os.rename(path, target)
         except FileNotFoundError:
             return False
         except OSError as exc:
+            if is_storage_fault(exc):
+                raise  # a full or failing disk: the caller retries on a timer, never the once-logged refusal
             with self._guard:
                 first = path.name not in self.unclaimable
                 self.unclaimable.add(path.name)
@@ -457,7 +465,13 @@ class Claimant:
         for entry in sorted(_scandir(self.processing), key=lambda e: e.name):
             path = Path(entry.path)
             if entry.is_file(follow_symlinks=False) or entry.is_symlink():
-                claimed = self.claim(path)
+                try:
+                    claimed = self.claim(path)
+                except OSError as exc:  # a storage fault: the next rescan adopts it
+                    logger.warning(
+                        "cannot adopt %s (%s); tried again at the next rescan", path.name, describe_fault(exc)
+                    )
+                    continue
                 if claimed:
                     adopted.append(claimed)
             elif entry.is_dir(follow_symlinks=False) and path != self.folder:
@@ -480,7 +494,21 @@ class Claimant:
             except BlockingIOError:
                 return []  # its daemon is alive
             items = [i for i in sorted(folder.iterdir()) if i.name != LOCK_NAME and not self._finish_filing(i)]
-            adopted = [claimed for claimed in map(self.claim_adopted, items) if claimed]
+            adopted = []
+            for item in items:
+                try:
+                    claimed = self.claim_adopted(item)
+                except OSError as exc:  # a storage fault (claim_adopted raises no other): the next rescan adopts it
+                    logger.warning(
+                        "cannot adopt %s from %s (%s); tried again at the next rescan",
+                        item.name,
+                        folder.name,
+                        describe_fault(exc),
+                    )
+                    break
+                if claimed:
+                    self.adopted_from[claimed] = folder.name
+                    adopted.append(claimed)
             if adopted:
                 logger.warning("adopted %d intent(s) from %s, whose daemon is gone", len(adopted), folder.name)
             if not any(os.path.lexists(item) for item in items):  # a file left behind is adopted at the next rescan
@@ -522,6 +550,14 @@ def _remove_quietly(folder: Path) -> None:
         pass
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        one, other = os.lstat(a), os.lstat(b)
+    except OSError:
+        return False
+    return (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino)
+
+
 def file_away(claimed: Path, folder: Path) -> Path:
     """Move a finished intent into processed/ or failed/ under its original name, never overwriting."""
     name = original_name(claimed)
@@ -530,6 +566,9 @@ def file_away(claimed: Path, folder: Path) -> Path:
         os.link(claimed, target, follow_symlinks=False)
         failpoint("filing_linked")  # a crash here leaves two names: Claimant._finish_filing completes it
     except FileExistsError:
+        if _same_file(claimed, target):  # an earlier try linked it and could not unlink the claimed name
+            claimed.unlink()
+            return target
         stem, dot, suffix = name.rpartition(".")
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         target = folder / (f"{stem}.{stamp}-{os.urandom(3).hex()}.{suffix}" if dot else f"{name}.{stamp}")

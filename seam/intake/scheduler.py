@@ -7,6 +7,11 @@ flight is counted so a stop or `--once` knows when the seam is quiet.
 
 While a halt is in flight, ordinary intents wait to start (`next_normal`): every thread they would occupy
 competes with the halt lane for the GIL and the store's write lock.
+
+A job whose step met a full or failing disk is put back on its lane after a delay (`retry_later`: 0.5 s,
+doubling to 30 s, one log line per try), counted as in flight meanwhile; a claimed one stays in this
+daemon's folder in processing/. At start-up and on each rescan, responses the ledger holds but
+responses/ lacks are rewritten from it (see restore.py).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any, TypeVar
 from watchdog.observers.api import BaseObserver
 
 from seam.config import IntakeSettings
+from seam.faults import describe_fault
 from seam.intake.files import (
     REFUSED,
     Claimant,
@@ -35,6 +41,7 @@ from seam.intake.files import (
     is_candidate,
     peek,
 )
+from seam.intake.restore import ResponseRestorer
 from seam.intake.watch import make_observer
 from seam.paths import SeamPaths
 
@@ -46,6 +53,8 @@ T = TypeVar("T")
 RECHECK_SECONDS = 0.05  # how often files still being written are looked at again
 SWEEP_NEWEST = 16  # while busy, the newest files no event has announced are looked at each tick
 INTAKE_CHUNK = 32  # names looked at per intake round (see _intake_loop)
+RETRY_FIRST_SECONDS = 0.5  # a step that met a full or failing disk is tried again after this,
+RETRY_MAX_SECONDS = 30.0  # doubling each time up to this
 
 ObserverFactory = Callable[[Path, Callable[[str | None], None]], BaseObserver]
 Offload = Callable[..., Awaitable[Any]]
@@ -62,6 +71,7 @@ class IntakeScheduler:
         priority_kinds: frozenset[str],
         offload: Offload,
         observer_factory: ObserverFactory | None = None,
+        responses: ResponseRestorer | None = None,
     ) -> None:
         self.paths = paths
         self.settings = settings
@@ -74,7 +84,7 @@ class IntakeScheduler:
         self._observer: BaseObserver | None = None
         self._hints: asyncio.Queue[str | None] = asyncio.Queue()
         self._normal: asyncio.Queue[str] = asyncio.Queue()
-        self._priority: asyncio.Queue[Path] = asyncio.Queue()
+        self._priority: asyncio.Queue[Job] = asyncio.Queue()
         self._queued: set[str] = set()
         self._writing: set[str] = set()
         self._ignored: set[str] = set()
@@ -85,6 +95,10 @@ class IntakeScheduler:
         self._unannounced = 0
         self._no_priority_work = asyncio.Event()
         self._no_priority_work.set()
+        self._responses = responses
+        self._restoring: asyncio.Task[None] | None = None
+        self._retry_delay: dict[str | Path, float] = {}  # a job's next delay, while its step keeps failing
+        self._retry_timers: dict[str | Path, asyncio.TimerHandle] = {}
 
     # -- life -----------------------------------------------------------------------------------------
 
@@ -94,6 +108,8 @@ class IntakeScheduler:
         if watch:
             self._observer = self._start_observer(asyncio.get_running_loop())
         await self._scan()
+        if self._responses is not None:
+            self._restoring = asyncio.create_task(self._restore_all(self._responses))
 
     async def run(self) -> None:
         """The intake loop and its timers, until cancelled."""
@@ -105,6 +121,8 @@ class IntakeScheduler:
             # it is stopped from a thread of its own so shutdown does not wait for it.
             threading.Thread(target=self._observer.stop, name="seam-observer-stop", daemon=True).start()
             self._observer = None
+        if self._restoring is not None:
+            self._restoring.cancel()
 
     async def adopt_orphans(self) -> None:
         for claimed in await self._offload(self.claimant.adopt_orphans):
@@ -204,6 +222,8 @@ class IntakeScheduler:
                 last_rescan = time.monotonic()
                 await self._guarded(self._scan(), "rescanning incoming/")
                 await self._guarded(self.adopt_orphans(), "adopting a dead daemon's intents")
+                if self._responses is not None and (self._restoring is None or self._restoring.done()):
+                    await self._guarded(self._restore_missing(self._responses), "restoring missing responses")
 
     async def _guarded(self, step: Awaitable[None], what: str) -> None:
         """One round of intake work; a defect in it is logged, and the intake goes on with the next round."""
@@ -213,6 +233,27 @@ class IntakeScheduler:
             raise
         except Exception:  # the intake never stops on one file: the next round, or the rescan, tries again
             logger.exception("intake: %s failed; continuing", what)
+
+    async def _restore_all(self, responses: ResponseRestorer) -> None:
+        """Start-up: every answer in the ledger against its file, a chunk per trip to a thread of its own."""
+        after: str | None = ""
+        rewritten: list[str] = []
+        while after is not None:
+            try:
+                after, done = await asyncio.to_thread(responses.restore_chunk, after)  # not the intake's thread
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a defect: the rescans still restore what is missing
+                logger.exception("intake: checking responses/ against the ledger failed; continuing")
+                return
+            rewritten += done
+        if rewritten:
+            logger.warning("rewrote %d response(s) from the ledger: %s", len(rewritten), _some(rewritten))
+
+    async def _restore_missing(self, responses: ResponseRestorer) -> None:
+        rewritten = await self._offload(responses.restore_missing)
+        if rewritten:
+            logger.warning("rewrote %d missing response(s) from the ledger: %s", len(rewritten), _some(rewritten))
 
     async def _sweep_newest(self) -> None:
         """Under a backlog the observer's threads fall behind (measured: over a second behind a
@@ -274,7 +315,11 @@ class IntakeScheduler:
                     self._ignored.add(name)
                     logger.warning("left alone: incoming/%s is not a regular file", name)
             elif readiness is Readiness.READY and self._priority_re.search(head):
-                claimed = await self._offload(self.claimant.claim, self.paths.incoming / name)
+                try:
+                    claimed = await self._offload(self.claimant.claim, self.paths.incoming / name)
+                except OSError as exc:  # a storage fault (claim raises no other): tried again on a timer
+                    self.retry_later((None, name), "priority", exc, "claiming it")
+                    continue
                 if claimed is not None:
                     logger.debug("priority lane: claimed %s", name)
                     self._enqueue_claimed(claimed, priority=True)
@@ -303,9 +348,47 @@ class IntakeScheduler:
         if priority:
             self._priority_in_flight += 1
             self._no_priority_work.clear()
-            self._priority.put_nowait(claimed)
+            self._priority.put_nowait((claimed, ""))
         else:
             self._normal.put_nowait(str(claimed))
+
+    # -- retries after a storage fault ----------------------------------------------------------------
+
+    def retry_later(self, job: Job, lane: str, exc: BaseException, step: str) -> None:
+        """Put `job` back on `lane` after a delay, because `step` met a full or failing disk (`exc`); it
+        counts as in flight while it waits (a worker's job stays counted past its `done`)."""
+        claimed, name = job
+        key: str | Path = claimed if claimed is not None else name
+        delay = self._retry_delay.get(key, RETRY_FIRST_SECONDS)
+        self._retry_delay[key] = min(delay * 2, RETRY_MAX_SECONDS)
+        where = f"it stays in processing/{self.claimant.owner}/" if claimed is not None else "it stays in incoming/"
+        logger.warning(
+            "%s: %s failed (%s); %s and is tried again in %.1f s",
+            f"processing/{self.claimant.owner}/{claimed.name}" if claimed is not None else f"incoming/{name}",
+            step,
+            describe_fault(exc),
+            where,
+            delay,
+        )
+        if claimed is None:
+            self._queued.add(name)  # no event or rescan queues it meanwhile
+        self._track(+1)
+        self._retry_timers[key] = asyncio.get_running_loop().call_later(delay, self._requeue, key, job, lane)
+
+    def retried(self, job: Job) -> None:
+        """`job` got past its steps (or is gone): its next fault starts from the first delay again."""
+        claimed, name = job
+        self._retry_delay.pop(claimed if claimed is not None else name, None)
+
+    def _requeue(self, key: str | Path, job: Job, lane: str) -> None:
+        self._retry_timers.pop(key, None)
+        claimed, name = job
+        if lane == "priority":
+            self._priority_in_flight += 1
+            self._no_priority_work.clear()
+            self._priority.put_nowait(job)
+        else:
+            self._normal.put_nowait(str(claimed) if claimed is not None else name)
 
     # -- the lanes' queues -------------------------------------------------------------------------
 
@@ -320,7 +403,7 @@ class IntakeScheduler:
         return None, item
 
     async def next_priority(self) -> Job:
-        return await self._priority.get(), ""
+        return await self._priority.get()
 
     def _priority_done(self) -> None:
         self._priority_in_flight -= 1
@@ -329,6 +412,8 @@ class IntakeScheduler:
             self._no_priority_work.set()
 
     async def drain(self) -> None:
+        if self._restoring is not None:
+            await self._restoring
         await self._idle.wait()
         if self._writing:
             logger.warning(
@@ -338,11 +423,17 @@ class IntakeScheduler:
     def drop_unstarted(self) -> None:
         """On stop, forget queued work that no worker has started: unclaimed files stay in incoming/,
         claimed ones in this daemon's processing/ folder, and the next start takes them up."""
-        for queue in (self._normal, self._priority):
+        for timer in self._retry_timers.values():  # waiting out a storage fault: taken up at the next start
+            timer.cancel()
+            self._track(-1)
+        self._retry_timers.clear()
+        queues: tuple[asyncio.Queue[str], asyncio.Queue[Job]] = (self._normal, self._priority)
+        for queue in queues:
             while not queue.empty():
                 item = queue.get_nowait()
-                if isinstance(item, str) and os.sep not in item:
-                    self._queued.discard(item)
+                name = item if isinstance(item, str) else item[1]
+                if name and os.sep not in name:
+                    self._queued.discard(name)
                 self._track(-1)
 
     async def finish_inflight(self, timeout: float) -> None:
@@ -350,6 +441,11 @@ class IntakeScheduler:
             await asyncio.wait_for(self._idle.wait(), timeout=timeout)
         except TimeoutError:
             logger.warning("stopping with %d intent(s) unfinished; they are resumed at the next start", self._inflight)
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _arrival_order(entry: os.DirEntry[str]) -> tuple[float, str]:

@@ -214,9 +214,15 @@ class Database:
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                _roll_back(conn)
                 raise
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                # a COMMIT that failed (a full or failing disk) may leave the transaction open on this
+                # thread's connection: end it, so the next BEGIN on it works once the disk recovers
+                _roll_back(conn)
+                raise
 
     def query(
         self, sql: str, args: tuple[Any, ...] | list[Any] = (), conn: sqlite3.Connection | None = None
@@ -322,6 +328,14 @@ class Database:
             f"{self.path} is another seam's store (id {found}; {sidecar} says this seam's is {remembered}): "
             f"{_what_to_do(self.path)}"
         )
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # SQLite ended the transaction itself
 
 
 def _stored_version(conn: sqlite3.Connection) -> int:

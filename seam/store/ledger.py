@@ -60,5 +60,34 @@ class Ledger:
             ),
         )
 
+    def answered_names(self) -> set[str]:
+        """The response names the ledger holds an answer for (`<id>.md`): every id that is not in progress.
+
+        Read from the id's own index and the status index, never from the rows, whose response text
+        makes a full scan cost about 2 ms per thousand answers (this costs a fifth of that)."""
+        ids = {intent_id for (intent_id,) in self.db.query("SELECT id FROM ledger")}
+        running = self.db.query("SELECT id FROM ledger WHERE status = ?", (str(LedgerStatus.IN_PROGRESS),))
+        return {f"{intent_id}.md" for intent_id in ids.difference(r[0] for r in running)}
+
+    def answers(self, *, after: str = "", limit: int = 500) -> list[LedgerRow]:
+        """Answered rows (with their response text) in id order, `limit` at a time after the id `after`."""
+        rows = self.db.query(
+            f"SELECT {_COLUMNS} FROM ledger WHERE id > ? AND response IS NOT NULL AND response_name IS NOT NULL "
+            "ORDER BY id LIMIT ?",
+            (after, limit),
+        )
+        return [LedgerRow(*row) for row in rows]
+
+    def abandon_failed_transaction(self) -> None:
+        """After a write transaction failed on a full or failing disk: roll back what SQLite may have left
+        open on this thread's connection (a failed COMMIT can leave the transaction active), so the next
+        BEGIN on it works once the disk recovers."""
+        conn = self.db.conn()
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # nothing left to roll back: SQLite ended it itself
+
     def counts(self) -> dict[str, int]:
         return {status: count for status, count in self.db.query("SELECT status, COUNT(*) FROM ledger GROUP BY status")}
