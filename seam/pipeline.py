@@ -229,8 +229,8 @@ class Pipeline:
                 kind=kind,
                 adopted_from=adopted_from,
             )
-            if found is not None and adopted_from is not None:  # answered before its daemon died?
-                row = self.store.ledger.get(found)
+            if adopted_from is not None:  # answered before its daemon died? (an id-less file: by its stem)
+                row = self.store.ledger.get(rejected.key)
                 if row is not None and _answered_this_file(rejected, row):
                     rejected.row, rejected.decision = row, Decision.ALREADY
             return rejected
@@ -394,7 +394,8 @@ class Pipeline:
                 at=now,
                 body=body,
             )
-            if owned and p.key_is_id:
+            # A file without a readable id is answered under its stem: its row lets a restart see the answer.
+            if owned:
                 self.store.ledger.put(
                     tx,
                     LedgerRow(

@@ -218,13 +218,24 @@ class Book:
             # IB holds an untransmitted order until a later order of its group is transmitted.
             held.append(ticket)
             return []
-        batch = self._held.pop(ticket.client_id) + [ticket]
+        # A transmitted child releases its own group only: its parent and the parent's other children.
+        group = {ticket.parent_id} if ticket.parent_id else set()
+        batch = [t for t in held if group and (t.order_id in group or t.parent_id in group)] + [ticket]
+        held[:] = [t for t in held if t not in batch]
         events: list[BookEvent] = []
         for item in batch:
             events += self._accept(item)
         events += self.match()
         events += self._expire_ioc(batch)
         return events
+
+    def drop_held(self, client_id: int) -> int:
+        """A client's session ended: the untransmitted parts of its groups go with it. Returns how many."""
+        return len(self._held.pop(client_id, []))
+
+    def held(self) -> list[OrderTicket]:
+        """Every untransmitted order still held, for tests."""
+        return [t for tickets in self._held.values() for t in tickets]
 
     def cancel(self, client_id: int, order_id: int) -> list[BookEvent]:
         held = self._held.get(client_id, [])

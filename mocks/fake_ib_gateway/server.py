@@ -311,6 +311,10 @@ class FakeGateway:
                 session.send(outbound.error(request_id(fields), PACING_ERROR_CODE, session.pacing.error_text()))
                 continue
             self._handle(session, fields)
+        if session.client_id is not None:
+            dropped = self.state.book.drop_held(session.client_id)
+            if dropped:
+                logger.info("client %s: %d untransmitted order(s) dropped with its session", session.client_id, dropped)
         logger.info("client %s disconnected", session.client_id)
 
     def _handle(self, session: Session, fields: list[str]) -> None:

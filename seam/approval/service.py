@@ -375,6 +375,19 @@ class ApprovalService:
             except BrokerUnavailable as exc:
                 logger.warning("approval %s: its order could not be looked up yet (%s)", submission.proposal_id, exc)
                 return
+        await self._sweep_protection()
+
+    async def _sweep_protection(self) -> None:
+        """A position whose close went (CLOSING) or filled (CLOSED) keeps no stop or target working: a daemon
+        killed between the close and their cancel left them, and either could fill and open a position nobody
+        approved."""
+        records = await self.offload(self.broker.lifecycle.all, include_terminal=True)
+        for record in records:
+            if record.state in (S.CLOSING, S.CLOSED):
+                for order in await self._cancel_protection(record.id):
+                    logger.warning(
+                        "position %s is %s: cancelled its working order %s", record.id, record.state, order.order_id
+                    )
 
     async def _resolve(self, submission: Submission) -> Submission:
         orders = await self.broker.broker.orders_by_ref(submission.ref)
@@ -461,6 +474,9 @@ class ApprovalService:
             )
         try:
             orders = await self.broker.broker.orders_by_ref(submission.ref)
+            proposal = await self.offload(self.get, submission.proposal_id)
+            if proposal.kind == "close":  # the daemon may have stopped before cancelling the stop and target
+                orders += await self._cancel_protection(proposal.position_id)
         except BrokerUnavailable:
             orders = []
         found = " (found there by its reference after the daemon restarted)" if submission.state is T.FOUND else ""

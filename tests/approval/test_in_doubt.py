@@ -235,3 +235,26 @@ def _minutes(n: int):  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
     return timedelta(minutes=n)
+
+
+def test_killed_between_a_close_and_cancelling_its_stop_and_target_the_restart_cancels_them(seam, monkeypatch):
+    code = seam.propose("w-close")
+    assert seam.approve("w-close", code, "approve-w-close").status == "ok"
+    assert seam.runtime.broker.lifecycle.get("w-close").state == "MANAGED"
+    seam.run(seam.approval.propose_close("c-close", "c" * 64, "w-close", "done"))
+
+    async def killed(position_id):  # type: ignore[no-untyped-def]
+        raise Killed("between the close and the cancel of its protection")
+
+    monkeypatch.setattr(seam.approval, "_cancel_protection", killed)
+    with pytest.raises(Killed):
+        seam.approve("c-close", seam.shown["c-close"], "approve-c-close")
+    working = [o for o in seam.broker._orders.values() if o.ref == "w-close" and not o.state.done]
+    assert len(working) == 2  # the stop and the target still work: either could open a position nobody approved
+    monkeypatch.undo()
+
+    seam.kill_and_restart()
+
+    assert [o for o in seam.broker._orders.values() if o.ref == "w-close" and not o.state.done] == []
+    told = seam.approve("c-close", seam.shown["c-close"], "approve-c-close")
+    assert told.status == "ok" and "the order went to the broker" in told.headline

@@ -108,14 +108,16 @@ def test_a_hard_link_to_the_store_is_refused_unopened_and_the_ledger_keeps_every
         os.link(paths.db, paths.incoming / "x.yaml")
 
         body = rejection(paths, "x")
-        assert ledger_seen_elsewhere(paths) == {"before": "ok"}
+        # the refusal is kept under the file's stem (it has no readable id), so a restart sees it answered
+        assert ledger_seen_elsewhere(paths) == {"before": "ok", "x": "rejected"}
         drop(paths, "after.yaml", intent_text("after"))
         assert wait_response(paths, "after")["status"] == "ok"
-        assert ledger_seen_elsewhere(paths) == {"before": "ok", "after": "ok"}  # committed, and not to a lost WAL
+        # committed, and not to a lost WAL
+        assert ledger_seen_elsewhere(paths) == {"before": "ok", "x": "rejected", "after": "ok"}
 
     assert "this is the seam's own store (seam.db)" in body
     assert (os.stat(paths.db).st_dev, os.stat(paths.db).st_ino) == (store.st_dev, store.st_ino)
-    assert ledger(paths) == {"before": "ok", "after": "ok"}
+    assert ledger(paths) == {"before": "ok", "x": "rejected", "after": "ok"}
     with sqlite3.connect(paths.db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert not list(paths.incoming.iterdir())
@@ -130,13 +132,13 @@ def test_a_hard_link_to_the_store_left_in_processing_is_adopted_and_refused_unop
         os.link(paths.db, paths.processing / "stray.yaml")  # adopted at the next rescan
 
         body = rejection(paths, "stray")
-        assert ledger_seen_elsewhere(paths) == {"before": "ok"}
+        assert ledger_seen_elsewhere(paths) == {"before": "ok", "stray": "rejected"}
         drop(paths, "after.yaml", intent_text("after"))
         assert wait_response(paths, "after")["status"] == "ok"
-        assert ledger_seen_elsewhere(paths) == {"before": "ok", "after": "ok"}
+        assert ledger_seen_elsewhere(paths) == {"before": "ok", "stray": "rejected", "after": "ok"}
 
     assert "this is the seam's own store (seam.db)" in body
-    assert ledger(paths) == {"before": "ok", "after": "ok"}
+    assert ledger(paths) == {"before": "ok", "stray": "rejected", "after": "ok"}
 
 
 @pytest.mark.parametrize(

@@ -168,6 +168,19 @@ def test_untransmitted_bracket_parts_wait_for_the_transmitted_one() -> None:
     assert len(events) == 3
 
 
+def test_a_transmitted_order_releases_only_its_own_group_and_a_closed_session_drops_what_it_held() -> None:
+    book, market, _ = make_book()
+    ask = market.quote("EURUSD").ask
+    book.place(ticket(1, order_type="LMT", lmt=ask - 0.01, transmit=False))  # a bracket whose sender died here
+    book.place(ticket(5, order_type="LMT", lmt=ask - 0.02))  # a later, unrelated order from the same client
+    assert [o.order_id for o in book.orders()] == [5]
+    assert [t.order_id for t in book.held()] == [1]
+    assert book.drop_held(1) == 1  # client 1's session ended
+    assert book.held() == []
+    book.place(ticket(2, "SELL", "LMT", lmt=ask + 0.01, parent=1))  # its child, sent later, finds no parent held
+    assert 1 not in [o.order_id for o in book.orders()]
+
+
 def test_when_one_bracket_child_fills_its_sibling_is_cancelled() -> None:
     book, market, _ = make_book()
     book.place(ticket(1, transmit=False))
