@@ -1,6 +1,7 @@
 """The `seam` command: a parser built from one module per command group, and the map from errors to exit codes.
 
-Commands: init, watch, submit, status, validate, schema, beads, config, broker, approvals, approve, resume, demo.
+Commands: init, watch, submit, status, validate, schema, beads, config, broker, approvals, approve, resume, demo,
+mcp.
 
 Every command takes `--seam DIR` (or the environment variable SEAM_ROOT; default: the current
 folder). Exit codes: 0 success, 1 the thing asked about is not ok (invalid intent, rejected or
@@ -13,7 +14,7 @@ import argparse
 from collections.abc import Callable, Sequence
 
 from seam import __version__
-from seam.cli import approvals, beads, broker, config, demo, init, intents, status, watch
+from seam.cli import approvals, beads, broker, config, demo, init, intents, mcp, status, watch
 from seam.cli.common import EXIT_NOT_OK, EXIT_TIMEOUT, EXIT_USAGE, Subparsers, err
 from seam.errors import ConfigError, GuardViolation, ResponseTimeout, SeamError
 
@@ -34,6 +35,7 @@ COMMANDS: tuple[Callable[[Subparsers, argparse.ArgumentParser], None], ...] = (
     approvals.add_approve,
     approvals.add_resume,
     demo.add_demo,
+    mcp.add_mcp,
 )
 
 EXAMPLES = """Examples:
