@@ -241,3 +241,9 @@ class DaemonProcess:
 
     def output(self) -> str:
         return self.log.read_text()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest test (the kill test, ~30 s) goes first, so with `-n auto` one worker runs it while the others
+    take everything else, instead of it starting last and the others waiting for it."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("kill") else 1)
