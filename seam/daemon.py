@@ -102,6 +102,8 @@ class Daemon:
             offload=lambda fn, *a: self.runtime.lanes.run("intake", fn, *a),
             observer_factory=observer_factory,
             responses=ResponseRestorer(self.store, paths.responses, durable=self.pipeline.durable),
+            broker_kinds=self.registry.broker_kinds(),
+            standing_by=self.runtime.standing_by,
         )
         self.pipeline.context.queue_depth = self.intake.queue_depth
         self.summary = RunSummary()
@@ -227,10 +229,24 @@ class Daemon:
                 lane, self.pipeline.prepare, attempt.claimed, started=attempt.started
             )
         prepared = attempt.prepared
+        if prepared.decision is Decision.HAND_BACK:
+            await self._hand_back(prepared, lane)
+            return None
         if prepared.decision is Decision.RUN and not attempt.handled:
             attempt.outcome = await self.pipeline.handle(prepared, self.runtime.lanes.pool(lane))
             attempt.handled = True
         return await self.runtime.lanes.run(lane, self.pipeline.finish, prepared, attempt.outcome)
+
+    async def _hand_back(self, prepared: Prepared, lane: str) -> None:
+        """A kind that needs the broker, claimed while another daemon owns it: back into incoming/ for that
+        daemon, unanswered and without a bead (nothing was done with it here)."""
+        assert prepared.claimed is not None
+        back = await self.runtime.lanes.run(lane, self.claimant.hand_back, prepared.claimed)
+        if back is None:
+            logger.error("could not hand %s back for the broker's owner: no free name in incoming/", prepared.claimed)
+            return
+        self.intake.handed_back(back.name)
+        logger.info("intent %s kind=%s left for the daemon that owns the broker", prepared.key, prepared.kind)
 
 
 def install_signal_handlers(daemon: Daemon) -> None:

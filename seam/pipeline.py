@@ -72,6 +72,7 @@ class Decision(Enum):
     ALREADY = "already"
     CONFLICT = "conflict"
     DEFER = "defer"
+    HAND_BACK = "hand_back"  # a kind that needs the broker, claimed by a standby: back to incoming/, unanswered
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,9 @@ class Pipeline:
             kind=str(intent.kind),
             adopted_from=adopted_from,
         )
+        if self.registry.route(intent.kind).needs_broker and self.runtime.standing_by():
+            prepared.decision = Decision.HAND_BACK  # another daemon owns the broker: its intent, not ours
+            return prepared
         self._decide(prepared)
         return prepared
 
@@ -478,7 +482,10 @@ class Pipeline:
         row = p.row
         assert row is not None and row.response is not None and row.response_name is not None
         path = self.paths.responses / row.response_name
-        replay = _holds_answer(path, row)
+        # The very file its dead daemon answered (adopted, that daemon's row) is no replay, even when the
+        # start-up restore already rewrote its response: nobody sent it twice.
+        same_file = p.adopted_from is not None and row.owner == p.adopted_from and row.intent_sha256 == p.intent_sha256
+        replay = not same_file and _holds_answer(path, row)
         with self._transaction() as tx:
             bead = self.store.append(
                 "INTENT",

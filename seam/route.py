@@ -6,6 +6,7 @@ error at start-up; asking for an unregistered kind is impossible after validatio
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -39,6 +40,8 @@ class Route:
     # what merely presenting a valid intent of this kind does when it is not carried out (an id conflict):
     # blocking, run in the lane's pool; an approve's code is spent this way too
     presented: Presented | None = None
+    # handled only by the daemon that owns the seam's broker (its lease); a standby leaves it to that daemon
+    needs_broker: bool = False
 
 
 @dataclass
@@ -53,21 +56,25 @@ class Registry:
         lane: Lane = Lane.NORMAL,
         read_only: bool = False,
         presented: Presented | None = None,
+        needs_broker: bool = False,
     ) -> None:
         if kind in self.routes:
             raise RegistryError(f"a handler for kind {kind!s} is already registered")
-        self.routes[kind] = Route(kind, handler, lane, read_only, presented)
+        self.routes[kind] = Route(kind, handler, lane, read_only, presented, needs_broker)
 
     def replace(self, kind: Kind, handler: Handler) -> None:
         """Swap the handler of a registered kind, keeping its lane (for embedding and tests)."""
-        route = self.routes[kind]
-        self.routes[kind] = Route(kind, handler, route.lane, route.read_only, route.presented)
+        self.routes[kind] = dataclasses.replace(self.routes[kind], handler=handler)
 
     def route(self, kind: Kind) -> Route:
         return self.routes[kind]
 
     def priority_kinds(self) -> frozenset[str]:
         return frozenset(str(k) for k, r in self.routes.items() if r.lane is Lane.PRIORITY)
+
+    def broker_kinds(self) -> frozenset[str]:
+        """The kinds only the broker's owner handles."""
+        return frozenset(str(k) for k, r in self.routes.items() if r.needs_broker)
 
     def check_complete(self) -> None:
         missing = [str(k) for k in Kind if k not in self.routes]
@@ -82,13 +89,14 @@ def default_registry(**_: Any) -> Registry:
     registry = Registry()
     registry.register(Kind.HALT, system.handle_halt, lane=Lane.PRIORITY)
     registry.register(Kind.STATUS, system.handle_status, read_only=True)
-    registry.register(Kind.ACCOUNT, broker.handle_account, read_only=True)
-    registry.register(Kind.POSITIONS, broker.handle_positions, read_only=True)
-    registry.register(Kind.CANCEL, broker.handle_cancel)
-    registry.register(Kind.RECONCILE, broker.handle_reconcile)
-    registry.register(Kind.SIGNAL, approval.handle_signal)
-    registry.register(Kind.CLOSE, approval.handle_close)
-    registry.register(Kind.APPROVE, approval.handle_approve, presented=approval.spend_presented_code)
+    # the kinds that need the broker go only to the daemon that owns it (seam/broker/lease.py)
+    registry.register(Kind.ACCOUNT, broker.handle_account, read_only=True, needs_broker=True)
+    registry.register(Kind.POSITIONS, broker.handle_positions, read_only=True, needs_broker=True)
+    registry.register(Kind.CANCEL, broker.handle_cancel, needs_broker=True)
+    registry.register(Kind.RECONCILE, broker.handle_reconcile, needs_broker=True)
+    registry.register(Kind.SIGNAL, approval.handle_signal, needs_broker=True)
+    registry.register(Kind.CLOSE, approval.handle_close, needs_broker=True)
+    registry.register(Kind.APPROVE, approval.handle_approve, presented=approval.spend_presented_code, needs_broker=True)
     for kind in (Kind.NARRATE, Kind.QUERY, Kind.HUNT, Kind.MEMORY):
         registry.register(kind, unavailable.handle_not_available)
     registry.check_complete()

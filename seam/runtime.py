@@ -122,6 +122,7 @@ class Runtime:
         self.lease: LeaseKeeper | None = LeaseKeeper(store, clock, owner) if broker is not None else None
         self._lease_task: asyncio.Task[None] | None = None
         self._timers = True
+        self._started = False
 
     @property
     def settings(self) -> Settings:
@@ -218,11 +219,17 @@ class Runtime:
         this process's to handle."""
         return self.broker is not None and self.lease is not None and self.lease.held and self.broker.active
 
+    def standing_by(self) -> bool:
+        """Started, with a broker service, while another daemon holds the broker lease: the kinds that need a
+        broker are that daemon's, and this one leaves them in incoming/ for it."""
+        return self._started and self.broker is not None and not self.owns_broker()
+
     async def start(self, *, timers: bool = True) -> None:
         """Take the broker lease and start the broker, or stand by while another daemon holds it. With
         `timers`, the lease is renewed (or, standing by, asked for) every RENEW_SECONDS."""
         if self.broker is None or self.lease is None:
             return
+        self._started = True
         self._timers = timers
         if await self.lanes.run("normal", self.lease.try_take):
             await self.broker.start(timers=timers)
@@ -251,6 +258,7 @@ class Runtime:
                 await self.broker.stop()
 
     async def stop(self) -> None:
+        self._started = False
         if self._lease_task is not None:
             self._lease_task.cancel()
             await asyncio.gather(self._lease_task, return_exceptions=True)

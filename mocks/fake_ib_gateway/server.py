@@ -72,6 +72,7 @@ class FakeGateway:
         self._listener: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._sessions: set[Session] = set()
+        self.logins: list[int] = []  # the client id of every login, in order (tests count connections)
         self._ticker: asyncio.Task[None] | None = None
         self._reopen: asyncio.Task[None] | None = None
 
@@ -158,6 +159,10 @@ class FakeGateway:
         self.state.after_market_move(self.state.market.step(steps))
 
     # connection controls ---------------------------------------------------------------------
+
+    def connected_clients(self) -> int:
+        """How many client sessions are open now."""
+        return len(self._sessions)
 
     def drop_all_clients(self) -> int:
         """Close every client socket (state is kept); return how many were connected."""
@@ -300,6 +305,7 @@ class FakeGateway:
                 *[outbound.error(-1, code, text) for code, text in FARM_NOTICES],
             ]
         )
+        self.logins.append(client_id)
         logger.info("client %d logged in from %s", client_id, session.peer)
         return True
 

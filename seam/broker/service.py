@@ -159,8 +159,10 @@ class BrokerService:
     async def start(self, *, timers: bool = True) -> None:
         halt = await self.offload(self.store.flags.halt)
         self.halt_followed = halt.bead if halt is not None else 0  # only halts set from now on are followed
-        self.active = True
         await self.supervisor.start()
+        # active once the first connect was tried: until then a daemon taking the broker over stands by, and
+        # the intents that need the broker wait in incoming/ instead of meeting a link still being opened
+        self.active = True
         await self._publish_link()
         if timers:
             self._timers = asyncio.get_running_loop().create_task(self._run_timers())

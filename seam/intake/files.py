@@ -434,6 +434,19 @@ class Claimant:
             )
         return target
 
+    def hand_back(self, claimed: Path) -> Path | None:
+        """Put a claimed file back into incoming/, unanswered (a standby claimed an intent only the broker's
+        owner handles): under its original name, or, taken meanwhile, a marked one (the intent carries its id).
+        None when no name is free: it stays claimed."""
+        incoming = self.processing.parent / "incoming"
+        name = original_name(claimed)
+        for n in range(100):
+            target = incoming / (name if n == 0 else f"handed-back-{n}.{name}")
+            if not target.exists():
+                os.rename(claimed, target)
+                return target
+        return None
+
     def _rename(self, path: Path, target: Path) -> bool:
         """False when another claimant won (the file is gone) or the rename failed: a failure is logged
         once per name, and the name is left where it is until the next rescan, never retried in a loop."""

@@ -72,6 +72,8 @@ class IntakeScheduler:
         offload: Offload,
         observer_factory: ObserverFactory | None = None,
         responses: ResponseRestorer | None = None,
+        broker_kinds: frozenset[str] = frozenset(),
+        standing_by: Callable[[], bool] = lambda: False,
     ) -> None:
         self.paths = paths
         self.settings = settings
@@ -79,6 +81,11 @@ class IntakeScheduler:
         self._offload = offload  # blocking work on the intake's own thread
         self._observer_factory = observer_factory
         self._priority_re = _priority_pattern(priority_kinds)
+        # While another daemon owns the broker, the kinds that need it are left in incoming/ for that daemon:
+        # seen by their head (like a halt), or handed back by the pipeline when the head did not tell.
+        self._broker_re = _priority_pattern(broker_kinds)
+        self._standing_by = standing_by
+        self._for_owner: set[str] = set()
         self._own = OwnFiles(paths)
         self._checker = ReadinessChecker(settings.settle_seconds, self._own)
         self._observer: BaseObserver | None = None
@@ -274,6 +281,7 @@ class IntakeScheduler:
                     and e.name not in self._ignored
                     and e.name not in self._writing
                     and e.name not in self.claimant.unclaimable
+                    and e.name not in self._for_owner
                     and is_candidate(e.name)
                 ]
         except FileNotFoundError:
@@ -290,9 +298,12 @@ class IntakeScheduler:
         backlog of thousands the rescan stays a directory read, not thousands of stats."""
         try:
             with os.scandir(self.paths.incoming) as listing:
-                entries = [e for e in listing if e.name not in self._queued and e.name not in self._ignored]
+                everything = list(listing)
         except FileNotFoundError:
             return []
+        if self._for_owner:  # names the broker's owner has taken meanwhile are forgotten
+            self._for_owner.intersection_update(e.name for e in everything)
+        entries = [e for e in everything if e.name not in self._queued and e.name not in self._ignored]
         return [e.name for e in sorted(entries, key=_arrival_order)]
 
     async def _consider(self, names: list[str], *, rescan: bool = False) -> None:
@@ -305,6 +316,8 @@ class IntakeScheduler:
         ]
         if not fresh:
             return
+        if self._for_owner and not self._standing_by():
+            self._for_owner.clear()  # this daemon owns the broker now: they are its own to take
         for name, readiness, head in await self._offload(self._check_all, fresh):
             if readiness is Readiness.WRITING:
                 self._writing.add(name)
@@ -323,10 +336,27 @@ class IntakeScheduler:
                 if claimed is not None:
                     logger.debug("priority lane: claimed %s", name)
                     self._enqueue_claimed(claimed, priority=True)
+            elif readiness is Readiness.READY and self._leave_for_owner(name, head):
+                continue
             elif readiness is Readiness.READY or readiness in REFUSED:  # a refusal is answered too
                 self._queued.add(name)
                 self._track(+1)
                 self._normal.put_nowait(name)
+
+    def _leave_for_owner(self, name: str, head: bytes) -> bool:
+        """Whether a ready file is the broker owner's to take while this daemon stands by."""
+        if not self._standing_by():
+            return False
+        if name in self._for_owner or self._broker_re.search(head):
+            if name not in self._for_owner:
+                logger.debug("left for the broker's owner: incoming/%s", name)
+                self._for_owner.add(name)
+            return True
+        return False
+
+    def handed_back(self, name: str) -> None:
+        """The pipeline put incoming/`name` back for the broker's owner: not taken again while standing by."""
+        self._for_owner.add(name)
 
     def _check_all(self, names: list[str]) -> list[tuple[str, Readiness, bytes]]:
         return [(name, *self._check_one(name)) for name in names]
