@@ -388,6 +388,19 @@ def test_a_new_code_at_the_terminal_voids_the_old_one_and_approves(desk):
     assert desk.orders_sent() == 1  # one bracket
 
 
+def test_a_new_code_expires_on_the_seams_clock_when_it_is_simulated(desk):
+    desk.propose("p-sim")
+    start = desk.clock.now()
+    env = {"SEAM_CLOCK_START": start.isoformat()}
+    code, screen = run_on_a_terminal(["approvals", "--new-code", "p-sim", "--seam", str(desk.paths.root)], b"", env)
+    assert code == 0, screen
+    issued = desk.daemon.daemon.store.codes.get("p-sim")
+    assert issued is not None
+    ttl = desk.daemon.daemon.settings.approval.code_ttl_seconds
+    # the expiry counts from the simulated start the daemon runs on, not from the machine's clock
+    assert 0 <= (issued.expires_at - start).total_seconds() - ttl < 60, issued.expires_at
+
+
 def test_new_code_needs_a_terminal(desk):
     desk.propose("p-pipe")
     result = seam_cli("approvals", "--new-code", "p-pipe", "--seam", str(desk.paths.root))

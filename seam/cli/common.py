@@ -69,7 +69,7 @@ def console_runtime(paths: SeamPaths, config: LoadedConfig) -> Iterator[Runtime]
     """A console's runtime (the store, no broker), closed when the block ends."""
     from seam.runtime import Runtime  # the broker and approval modules load only for commands that need a store
 
-    runtime = Runtime.console(paths, config)
+    runtime = Runtime.console(paths, config, clock=clock())  # the daemon's market clock: a code's expiry, beads
     try:
         yield runtime
     finally:
