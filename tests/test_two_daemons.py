@@ -112,3 +112,21 @@ def _lease(paths) -> BrokerLease:  # type: ignore[no-untyped-def]
 
 def _claimants_of(paths, pid: int) -> set[str | None]:  # type: ignore[no-untyped-def]
     return {p.name for p in paths.processing.iterdir() if p.is_dir() and f"-{pid}-" in p.name}
+
+
+def test_status_names_the_daemon_that_owns_the_broker(tmp_path: Path) -> None:
+    import json
+
+    from tests.conftest import seam_cli
+
+    paths = make_seam(tmp_path / "seam")
+    result = seam_cli("status", "--json", "--seam", str(paths.root))
+    assert json.loads(result.stdout)["broker_owner"] == "none: no daemon holds the broker lease"
+    with DaemonThread(paths) as running:
+        result = seam_cli("status", "--json", "--seam", str(paths.root))
+        lease = running.daemon.store.flags.lease()
+    assert lease is not None
+    said = json.loads(result.stdout)["broker_owner"]
+    assert said.startswith(f"daemon {lease.owner} (pid {lease.pid}"), said
+    result = seam_cli("status", "--json", "--seam", str(paths.root))
+    assert json.loads(result.stdout)["broker_owner"] == "none: no daemon holds the broker lease"  # given up on stop
