@@ -151,6 +151,16 @@ class Lifecycle:
             )
         return self.get(position_id)
 
+    def retire(self, position_id: str, reason: str) -> PositionRecord:
+        """End a position no broker can hold any more (a MOCK book gone with its daemon): CLOSED when it was
+        filled, CANCELLED when its entry never filled, with the reason in its POSITION bead."""
+        record = self.get(position_id)
+        filled = record.state in (S.FILLED, S.MANAGED, S.CLOSING) or (
+            record.state is S.STALLED and record.stalled_from in (S.CLOSING,)
+        )
+        target = S.CLOSED if filled else S.CANCELLED
+        return self.transition(position_id, target, reason=reason, retired=True)
+
     def touch(self, position_id: str) -> None:
         """A broker update arrived: the stall clock restarts (no state change, no bead)."""
         self.store.positions.touch(position_id, self.clock.now())

@@ -21,7 +21,8 @@ from seam.blocking import Offload, in_default_pool
 from seam.broker.client import BrokerClient
 from seam.broker.guards import ModeLock, check_link, check_live_allowed, default_port
 from seam.broker.guards import mask_account as _mask
-from seam.broker.lifecycle import Lifecycle
+from seam.broker.lifecycle import OPEN_AT_BROKER, Lifecycle
+from seam.broker.lifecycle import PositionState as S
 from seam.broker.link import LinkSupervisor, Sleep
 from seam.broker.reconcile import Reconciliation, compare, explain
 from seam.broker.types import AccountSnapshot, BracketRequest, LinkState, Mode, Order, OrderRequest, Position
@@ -188,8 +189,28 @@ class BrokerService:
                 await hook()
             except BrokerError as exc:
                 logger.warning("after connecting: %s", exc)
+        await self.offload(self._retire_lost_mock_positions)
         if await self.offload(self.store.last_seq):
             await self.reconcile(trigger="connect")
+
+    def _retire_lost_mock_positions(self) -> None:
+        """A MOCK broker's book lives in its daemon's memory: a MOCK position an earlier daemon held, or any
+        MOCK position once this daemon runs PAPER or LIVE, is at no broker. It is ended (CLOSED, or CANCELLED if
+        its entry never filled), saying why, instead of showing as drift and halting every start."""
+        for record in self.lifecycle.all():
+            if str(record.facts.get("mode") or "") != str(Mode.MOCK):
+                continue
+            if record.state not in OPEN_AT_BROKER and record.state not in (S.SUBMITTED, S.STALLED):
+                continue
+            if self.mode is Mode.MOCK and record.last_update >= self.started_at:
+                continue  # this daemon's own MOCK position
+            reason = (
+                "its MOCK broker ended with the daemon that held it (a MOCK book lives in memory)"
+                if self.mode is Mode.MOCK
+                else f"opened in MOCK mode; this daemon runs {str(self.mode).upper()}, and the MOCK book is gone"
+            )
+            self.lifecycle.retire(record.id, reason)
+            logger.warning("position %s (%s %s) retired: %s", record.id, record.side, record.pair, reason)
 
     async def _run_timers(self) -> None:
         interval = self.settings.broker.reconcile_minutes * 60

@@ -15,13 +15,15 @@ from seam.runtime import Runtime
 from tests.approval.test_codes import Desk
 
 
-def test_a_mock_restart_with_an_open_position_says_why_it_is_missing(tmp_path: Path) -> None:
-    # found by a new user: restarting MOCK with a position open gave drift and a halt with no word of why
+def test_a_mock_restart_retires_the_positions_the_old_mock_book_held_and_says_why(tmp_path: Path) -> None:
+    # found by a new user: restarting MOCK with a position open gave drift and a halt with no word of why, at
+    # every start; a MOCK book lives in its daemon's memory, so its positions ended with that daemon
     first = Desk(tmp_path / "desk")
     try:
         code = first.propose("m-1")
         assert first.decide("m-1", code).status == "ok"
         assert first.runtime.broker.lifecycle.get("m-1").state is PositionState.MANAGED  # type: ignore[union-attr]
+        first.propose("m-2")  # a pending proposal: nothing at any broker yet, it stays pending
     finally:
         first.close()
     clock = FakeClock()
@@ -35,14 +37,19 @@ def test_a_mock_restart_with_an_open_position_says_why_it_is_missing(tmp_path: P
     )
     try:
         asyncio.run(_start_and_stop(runtime))
-        [bead] = [b for b in runtime.store.beads(type_="RECONCILIATION") if b.payload["drift"]]
+        reconciliations = [b.payload for b in runtime.store.beads(type_="RECONCILIATION")]
+        assert runtime.broker is not None
+        retired = runtime.broker.lifecycle.get("m-1")
+        pending = runtime.broker.lifecycle.get("m-2")
+        halt = runtime.store.flags.halt()
+        moves = [b.payload for b in runtime.store.beads(type_="POSITION", intent_id="m-1")]
     finally:
         runtime.close()
-    assert bead.payload["trigger"] == "connect"
-    [why] = bead.payload["explained"]
-    assert "m-1" in why and "earlier MOCK daemon" in why and "memory" in why
-    alerts = sorted((first.paths.responses / "alerts").glob("*RECONCILIATION_DRIFT.md"))
-    assert alerts and "earlier MOCK daemon" in alerts[-1].read_text()
+    assert retired.state is PositionState.CLOSED and retired.facts.get("retired") is True
+    assert "MOCK broker ended with the daemon that held it" in moves[-1]["reason"]
+    assert pending.state is PositionState.PROPOSED
+    assert [r["drift"] for r in reconciliations if r["trigger"] == "connect"] == [False, False]  # each start
+    assert halt is None  # nothing to halt for: no broker holds anything seam does not know
 
 
 async def _start_and_stop(runtime: Runtime) -> None:
