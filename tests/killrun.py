@@ -23,7 +23,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -65,6 +65,7 @@ KILLS = 20
 CHAIN_BUDGET = 170  # intents the approval chain may use; whatever it leaves is dropped as more noise
 MAX_WRONG_CODES = 4  # approval.wrong_codes_per_hour (10) locks every approval; stay well under it
 FAILPOINT_WAIT = 6.0  # seconds a failpoint run waits for its failpoint line before it says the failpoint is missing
+MISSES_BEFORE_MISSING = 3  # runs in a row that wait in vain, with no kill landed there yet, before it is missing
 FINAL_WAIT = 45.0  # seconds the last daemon gets to answer everything
 CHAIN_TAIL = 4.0  # seconds the approval chain goes on under the last daemon before it stops starting steps
 
@@ -468,6 +469,10 @@ class KillRun:
         self.chain = Chain(self, CHAIN_BUDGET)
         self.noise: list[str] = []  # noise roles still to drop, in order
         self.missing_failpoints: dict[str, str] = {}
+        # per failpoint: kills that landed there, and runs that waited for it in vain (a loaded machine, or a
+        # halt that refused the approves before the order path): a failpoint is missing only if it never landed
+        self.landed: Counter[str] = Counter()
+        self.misses: Counter[str] = Counter()
         self.problems: list[str] = []
         self.started = time.monotonic()
         self.stopped_cleanly: int | None = None
@@ -610,11 +615,16 @@ class KillRun:
                 self.pump(0.0 if self.rng.random() < 0.15 else self.rng.uniform(0.1, 1.4))
                 self.kill_daemon(f"SIGKILL at a random moment, {time.monotonic() - up:.2f} s after it started")
             elif self.pump(FAILPOINT_WAIT, functools.partial(_reached, run.log, failpoint)):
+                self.landed[failpoint] += 1
                 self.kill_daemon(
                     f"SIGKILL inside the approve window, at failpoint {failpoint} "
                     f"({time.monotonic() - up:.2f} s after it started)"
                 )
             else:
+                self.misses[failpoint] += 1
+                if self.landed[failpoint] or self.misses[failpoint] < MISSES_BEFORE_MISSING:
+                    self.kill_daemon(f"SIGKILL after waiting {FAILPOINT_WAIT:g} s for failpoint {failpoint} in vain")
+                    continue
                 self.missing_failpoints[failpoint] = (
                     f"daemon run {run.number} was started with SEAM_FAILPOINTS={failpoint}=hang and fed approve "
                     f"intents, but its log never said 'failpoint {failpoint} reached' within {FAILPOINT_WAIT:g} s: "
@@ -853,6 +863,13 @@ class KillRun:
             f"{time.monotonic() - self.started:.1f} s",
             "  sent: " + ", ".join(f"{role} {n}" for role, n in sorted(roles.items())),
             "  approvals say: " + ", ".join(f"{claim} {n}" for claim, n in sorted(claims.items())),
+            "  kills inside the approve window: "
+            + (", ".join(f"{point} {n}" for point, n in sorted(self.landed.items())) or "none")
+            + (
+                f" (waited in vain: {', '.join(f'{p} {n}' for p, n in sorted(self.misses.items()))})"
+                if self.misses
+                else ""
+            ),
         ]
         lines += [f"  reconciliation found ({n}x): {difference}" for difference, n in sorted(drifts.items())]
         for run in self.runs:

@@ -20,6 +20,8 @@ __all__ = ["Follower"]
 
 logger = logging.getLogger(__name__)
 S = PositionState
+# states in which a fill the broker reports may not have been applied yet
+_CATCHING_UP = frozenset({S.SUBMITTED, S.PARTIALLY_FILLED, S.FILLED, S.MANAGED, S.CLOSING, S.STALLED})
 
 
 class Follower:
@@ -61,6 +63,33 @@ class Follower:
                 self._sync_from_orders(proposal.position_id, orders)
             elif record.state in (S.FILLED, S.MANAGED):
                 self.lifecycle.transition(proposal.position_id, S.CLOSING, reason=f"close approved via {via}")
+
+    def catch_up(self, fills: list[Fill]) -> list[str]:
+        """Apply the fills the broker reports that the lifecycle has not (the daemon was down while they came,
+        or died applying one): an entry's missing quantity, then an exit. Returns the positions moved."""
+        by_position: dict[str, list[Fill]] = {}
+        for fill in sorted(fills, key=lambda f: f.time):
+            position_id = position_for_ref(self.store, fill.ref)
+            if position_id is not None:
+                by_position.setdefault(position_id, []).append(fill)
+        moved = []
+        with self._turn:
+            for position_id, its in by_position.items():
+                record = self.lifecycle.find(position_id)
+                if record is None or record.state not in _CATCHING_UP:
+                    continue
+                entries = [f for f in its if f.side.value == record.side]
+                exits = [f for f in its if f.side.value != record.side]
+                have = int(record.facts.get("filled_units", 0))
+                got = sum(f.quantity for f in entries)
+                if record.state in (S.SUBMITTED, S.PARTIALLY_FILLED, S.STALLED) and got > have:
+                    self._entry_filled(position_id, got - have, entries[-1].price, entries[-1].time)
+                    moved.append(position_id)
+                record = self.lifecycle.get(position_id)
+                if exits and record.state in (S.FILLED, S.MANAGED, S.CLOSING, S.STALLED):
+                    self._closed(position_id, exits[-1])
+                    moved.append(position_id)
+        return moved
 
     def _sync_from_orders(self, position_id: str, orders: list[Order]) -> None:
         """After submit, fills that arrived synchronously (market entries) may already be there."""

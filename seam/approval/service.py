@@ -375,6 +375,10 @@ class ApprovalService:
             except BrokerUnavailable as exc:
                 logger.warning("approval %s: its order could not be looked up yet (%s)", submission.proposal_id, exc)
                 return
+        for position_id in await self.offload(self.follow.catch_up, await self.broker.broker.fills()):
+            logger.warning(
+                "position %s: applied fills the broker reported while this daemon was not there", position_id
+            )
         await self._sweep_protection()
 
     async def _sweep_protection(self) -> None:
