@@ -1,4 +1,5 @@
-"""`seam mcp`: the MCP server on this seam (stdio, or --http); `seam mcp install`: the Claude Desktop entry.
+"""`seam mcp`: the MCP server on this seam (stdio, or --http); `seam mcp install`: the Claude Desktop entry;
+`seam mcp bundle`: the same as a Desktop Extension (.mcpb).
 
 The MCP SDK is imported only when the server runs: every other command starts without it.
 """
@@ -12,7 +13,7 @@ import logging
 from seam.cli.common import EXIT_OK, Subparsers, clock, err, load, out, require_seam, seam_paths, setup_logging
 from seam.errors import ConfigError
 
-__all__ = ["DEFAULT_PORT", "add_mcp", "cmd_mcp", "cmd_mcp_install"]
+__all__ = ["DEFAULT_PORT", "add_mcp", "cmd_mcp", "cmd_mcp_bundle", "cmd_mcp_install"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,14 @@ def add_mcp(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     install.add_argument("--print", action="store_true", help="print the entry instead of writing the file")
     install.add_argument("--name", default="seam", help="the server's name in mcpServers (default seam)")
     install.set_defaults(func=cmd_mcp_install)
+    bundle = actions.add_parser(
+        "bundle",
+        parents=[common],
+        help="build a Claude Desktop Extension (.mcpb) that runs `seam mcp` on this seam with this Python",
+    )
+    bundle.add_argument("--out", default="seam.mcpb", help="the .mcpb file to write (default ./seam.mcpb)")
+    bundle.add_argument("--dir", help="write the bundle's folder here instead (for `mcpb pack DIR`)")
+    bundle.set_defaults(func=cmd_mcp_bundle)
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
@@ -90,5 +99,27 @@ def cmd_mcp_install(args: argparse.Namespace) -> int:
         out.print(f"the previous file is kept as {installed.backup}", markup=False)
     out.print(
         f"Restart Claude Desktop to load it. A filesystem server, if you use one, needs only {folders}.", markup=False
+    )
+    return EXIT_OK
+
+
+def cmd_mcp_bundle(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from seam.mcp.bundle import build_bundle, write_bundle_dir
+
+    paths = seam_paths(args)
+    require_seam(paths)
+    if args.dir:
+        folder = write_bundle_dir(Path(args.dir), paths.root)
+        out.print(
+            f"wrote the bundle's folder {folder}; pack it with `npx @anthropic-ai/mcpb pack {folder}`", markup=False
+        )
+        return EXIT_OK
+    written = build_bundle(Path(args.out), paths)
+    out.print(
+        f"wrote {written}: open it with Claude Desktop (Settings > Extensions) to install; it asks for the seam "
+        f"folder (default {paths.root}) and the Python seam is installed in.",
+        markup=False,
     )
     return EXIT_OK

@@ -31,7 +31,7 @@ from seam.intent import ID_PATTERN, Kind
 from seam.mcp.host import SeamHost
 from seam.schema import SCHEMA_DIR
 
-__all__ = ["RUNBOOK_PATTERN", "add_resources", "pending_text", "runbooks_folder", "status_text"]
+__all__ = ["RUNBOOK_PATTERN", "add_resources", "pending_rows", "pending_text", "runbooks_folder", "status_text"]
 
 RUNBOOK_PATTERN = r"^RB-[0-9]{3}$"
 _ID = re.compile(ID_PATTERN)
@@ -87,11 +87,21 @@ def status_text(host: SeamHost) -> str:
     return json.dumps(facts, indent=2, default=str)
 
 
-def pending_text(host: SeamHost) -> str:
-    """Proposals waiting for a human, oldest first, with their evidence. INV: never a code (client.py reads no code)."""
+def pending_rows(host: SeamHost) -> list[dict[str, Any]]:
+    """Proposals waiting for a human, oldest first, as plain JSON data with their evidence.
+
+    INV: never a code: these come from `client.pending_proposals`, which reads proposals and never the codes.
+    """
     proposals = client.pending_proposals(host.paths, host.config)
     rows = [{f.name: _plain_mapping(getattr(p, f.name)) for f in fields(p)} for p in proposals]
-    return json.dumps({"pending": rows, "count": len(rows)}, indent=2, default=_plain)
+    plain: list[dict[str, Any]] = json.loads(json.dumps(rows, default=_plain))
+    return plain
+
+
+def pending_text(host: SeamHost) -> str:
+    """seam://proposals/pending: the pending proposals and their count, as JSON."""
+    rows = pending_rows(host)
+    return json.dumps({"pending": rows, "count": len(rows)}, indent=2)
 
 
 def _plain_mapping(value: Any) -> Any:

@@ -1,7 +1,7 @@
 """The MCP server: the seam's kinds as tools, its answers and schemas as resources, a few prompts; served over
 stdio (Claude Desktop) or streamable HTTP (a remote desk, behind a bearer token and a Host/Origin check).
 
-    build_server(host)            the MCPServer for one seam (tools.py, resources.py, prompts.py)
+    build_server(host)            the MCPServer for one seam (tools.py, resources.py, prompts.py, panel.py)
     serve_stdio(paths, config)    the daemon (in-process, or the running one's client), then stdio until EOF
     serve_http(paths, config, …)  the same over streamable HTTP on a loopback address by default
 """
@@ -23,6 +23,7 @@ from seam.clock import Clock
 from seam.config import LoadedConfig
 from seam.logmask import SecretMask
 from seam.mcp.host import SeamHost
+from seam.mcp.panel import build_apps, gate, panel_tools
 from seam.mcp.prompts import add_prompts
 from seam.mcp.resources import add_resources
 from seam.mcp.tools import build_tools
@@ -58,15 +59,17 @@ def output_mask(config: LoadedConfig) -> Callable[[str], str]:
 
 
 def build_server(host: SeamHost) -> MCPServer[Any]:
+    mask = output_mask(host.config)
     server: MCPServer[Any] = MCPServer(
         SERVER_NAME,
         title="seam",
         description="A file seam between an AI agent and a trading desk: intents in, markdown responses out.",
         instructions=instructions(host),
         version=__version__,
-        tools=build_tools(host),
+        tools=[*build_tools(host), *panel_tools(host, mask)],
+        extensions=[build_apps()],  # the approval panel; a client without MCP Apps never sees it (AppsGate)
+        middleware=[gate()],
     )
-    mask = output_mask(host.config)
     add_resources(server, host, mask)
     add_prompts(server, host, mask)
     return server
