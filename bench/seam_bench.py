@@ -50,7 +50,7 @@ BACKLOG_N = 5_000
 HALT_TRIALS, HALT_TRIALS_QUICK = 5, 3  # halt trials in one run (each: a backlog, then a halt)
 # Where the halt is dropped, relative to the seam's root. Today halts go to incoming/ with everything
 # else; when `seam halt` writes into intents/priority/, this is the one line to change.
-HALT_DROP = Path("intents") / "incoming"
+HALT_DROP = Path("intents") / "priority"
 IDLE_STATUS_N = 5  # status intents on an idle seam, one at a time; their median is idle_status_ms
 IDLE_STATUS_PAUSE_S = 0.2
 SETTLE_S = 1.0  # after a drained backlog, before the idle samples: the last filings and the rescan

@@ -1,7 +1,7 @@
 """Client stage: an intent enters the seam only if the daemon's validation accepts it; its own response comes back.
 
     check_intent(intent, config)              the daemon's validation, here: the valid intent, or IntentError
-    submit(paths, config, intent)             check it, write it atomically into intents/incoming/
+    submit(paths, config, intent)             check it, write it atomically into intents/incoming/ (a halt: priority/)
     wait_for_response(paths, submitted)       the response whose intent_sha256 is the one sent, or ResponseTimeout
     submit_and_wait(paths, config, intent)    both
     read_response(paths, intent_id)           responses/<id>.md as it stands, or None
@@ -35,10 +35,12 @@ from seam.validate import CheckContext, ValidIntent, validate_bytes
 from seam.yamlsafe import dump_yaml
 
 __all__ = [
+    "PRIORITY_DROP_KINDS",
     "PendingProposal",
     "Response",
     "Submitted",
     "check_intent",
+    "drop_folder",
     "pending_proposals",
     "read_response",
     "submit",
@@ -158,9 +160,20 @@ def submit(
     """
     data = _intent_bytes(intent)
     valid = check_intent(data, config, clock=clock)
-    target = paths.incoming / f"{valid.id}-{os.urandom(3).hex()}.yaml"
+    target = drop_folder(paths, str(valid.kind)) / f"{valid.id}-{os.urandom(3).hex()}.yaml"
     write_atomic(target, data, tmp_dir=paths.tmp)
     return Submitted(valid.id, str(valid.kind), valid.intent_sha256, valid.raw_sha256, target)
+
+
+PRIORITY_DROP_KINDS = frozenset({"halt"})
+
+
+def drop_folder(paths: SeamPaths, kind: str) -> Path:
+    """Where an intent of `kind` is written: a halt into intents/priority/, whose watch of its own sees it ahead
+    of any backlog in incoming/ (a seam too old to have the folder takes it in incoming/); the rest into incoming/."""
+    if kind in PRIORITY_DROP_KINDS and paths.priority.is_dir():
+        return paths.priority
+    return paths.incoming
 
 
 def wait_for_response(paths: SeamPaths, submitted: Submitted, *, timeout: float = 30.0) -> Response:
@@ -219,8 +232,8 @@ def _plain(value: Any, path: str) -> Any:
 
 
 def _in_intake(paths: SeamPaths, name: str) -> bool:
-    """Still in incoming/, or claimed and being handled (processing/<daemon>/<seq>.<name>)."""
-    return (paths.incoming / name).exists() or _claimed(paths, name) is not None
+    """Still in incoming/ (or priority/), or claimed and being handled (processing/<daemon>/<seq>.<name>)."""
+    return (paths.incoming / name).exists() or (paths.priority / name).exists() or _claimed(paths, name) is not None
 
 
 def _claimed(paths: SeamPaths, name: str) -> Path | None:

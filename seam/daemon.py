@@ -32,7 +32,7 @@ from seam.intake.restore import ResponseRestorer
 from seam.intake.scheduler import IntakeScheduler, Job, ObserverFactory
 from seam.paths import SeamPaths
 from seam.pipeline import Decision, Finished, Pipeline, Prepared
-from seam.respond import Outcome
+from seam.respond import LazySync, Outcome, warm_templates
 from seam.route import Registry
 from seam.runtime import PRIORITY_WORKERS, Runtime
 
@@ -85,6 +85,7 @@ class Daemon:
         observer_factory: ObserverFactory | None = None,
         runtime: Runtime | None = None,
         owner: str | None = None,
+        watch: str | None = None,
     ) -> None:
         self.runtime = runtime or Runtime.open(paths, config, clock=clock, registry=registry)
         self.paths = paths
@@ -101,11 +102,18 @@ class Daemon:
             self.registry.priority_kinds(),
             offload=lambda fn, *a: self.runtime.lanes.run("intake", fn, *a),
             observer_factory=observer_factory,
-            responses=ResponseRestorer(self.store, paths.responses, durable=self.pipeline.durable),
+            responses=ResponseRestorer(self.store, paths.responses, durable=True),
             broker_kinds=self.registry.broker_kinds(),
             standing_by=self.runtime.standing_by,
+            priority_offload=lambda fn, *a: self.runtime.lanes.run("priority", fn, *a),
+            watch=watch,
         )
         self.pipeline.context.queue_depth = self.intake.queue_depth
+        # An answer is durable when its ledger row commits (it holds the whole response): the response files
+        # are flushed together, lazily, and start-up rewrites any a power cut took (see seam/respond.py).
+        self.lazy_sync = LazySync(paths.responses)
+        self.pipeline.durable = False
+        self.pipeline.lazy_sync = self.lazy_sync
         self.summary = RunSummary()
         self._attempts: dict[Path, _Attempt] = {}  # claimed files waiting out a storage fault
         self.stopping = asyncio.Event()
@@ -129,6 +137,8 @@ class Daemon:
         sys.setswitchinterval(0.001)  # the halt lane's threads get the GIL sooner under load
         tasks: list[asyncio.Task[None]] = []
         try:
+            await self.runtime.lanes.run("priority", warm_templates)  # a halt never waits for a template to compile
+            self.lazy_sync.start()
             await self.runtime.start()
             tasks = [asyncio.create_task(self._worker(self.intake.next_normal, "normal")) for _ in range(concurrency)]
             tasks += [
@@ -156,6 +166,7 @@ class Daemon:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self.intake.stop_watching()
+            await asyncio.to_thread(self.lazy_sync.stop)
             await self.runtime.stop()
             self.claimant.close()
             self.runtime.close()
@@ -174,7 +185,7 @@ class Daemon:
             except Exception:  # the one broad except: one intent never stops the daemon
                 logger.exception("could not finish %s; it stays in processing/ and is retried at restart", job)
             finally:
-                self.intake.done(lane)
+                self.intake.done(lane, job)
 
     def _claim_and_prepare(self, attempt: _Attempt) -> Prepared | None:
         """One trip to the thread pool: claim (unless already claimed), then read, validate, decide."""

@@ -5,6 +5,7 @@
 <root>/.env                 secrets (optional; never committed)
 <root>/intents/tmp/         writers stage files here, then rename into incoming/
 <root>/intents/incoming/    intake watches this folder
+<root>/intents/priority/    a drop folder for halts, with a watch of its own (seam halt, the MCP halt tool, skills)
 <root>/intents/processing/<daemon>/   claimed intents, one folder per running daemon
 <root>/intents/processed/   intents answered ok / pending_approval
 <root>/intents/failed/      intents answered rejected / failed / conflict
@@ -57,6 +58,10 @@ class SeamPaths:
         return self.intents / "incoming"
 
     @property
+    def priority(self) -> Path:
+        return self.intents / "priority"
+
+    @property
     def processing(self) -> Path:
         return self.intents / "processing"
 
@@ -73,10 +78,11 @@ class SeamPaths:
         return self.root / "responses"
 
     def folders(self) -> list[Path]:
-        return [self.tmp, self.incoming, self.processing, self.processed, self.failed, self.responses]
+        return [self.tmp, self.incoming, self.priority, self.processing, self.processed, self.failed, self.responses]
 
     def is_initialised(self) -> bool:
-        return all(p.is_dir() for p in self.folders())
+        # intents/priority/ came later: a seam without it is still one (`protect` gives it the folder)
+        return all(p.is_dir() for p in self.folders() if p != self.priority)
 
     def create_folders(self) -> None:
         for folder in self.folders():
@@ -91,7 +97,11 @@ class SeamPaths:
 
     def protect(self) -> None:
         """The seam's folders 0700 and its private files 0600 (the store creates itself 0600). A file another
-        user owns is left as it is, with a warning."""
+        user owns is left as it is, with a warning. A seam made before intents/priority/ existed gains it here."""
+        try:
+            self.priority.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            logger.warning("cannot create %s (%s); halts go through incoming/", self.priority, exc)
         for folder in (self.root, self.intents, *self.folders()):
             _chmod(folder, 0o700)
         for path in self.private_files():

@@ -40,6 +40,7 @@ from seam.intake import Claimant, file_away, original_name
 from seam.intake.files import NotOpened, OwnFiles, name_refusal, open_intent
 from seam.intent import Kind
 from seam.respond import (
+    LazySync,
     Outcome,
     Status,
     body_sha256,
@@ -126,7 +127,8 @@ class Pipeline:
         self.claimant = claimant
         self.own_files = OwnFiles(runtime.paths)
         self.clock = runtime.clock
-        self.durable = True
+        self.durable = True  # fsync each response file and its folder; False with `lazy_sync` (the daemon's)
+        self.lazy_sync: LazySync | None = None
         self.context = HandlerContext(
             runtime.settings,
             runtime.paths,
@@ -423,6 +425,9 @@ class Pipeline:
         answer = p.answer
         assert answer is not None
         path = write_response(self.paths.responses, answer.name, answer.text, durable=self.durable)
+        failpoint("response_unsynced")  # written, not yet flushed: what a power cut here may take is rewritten at start
+        if self.lazy_sync is not None:
+            self.lazy_sync.mark()  # flushed with the others within SYNC_SECONDS; the ledger row is the answer
         filed = self._file(p, answer.status)
         return Finished(p.key, p.kind, answer.status, path, answer.bead, answer.ms, filed, answer.extra)
 

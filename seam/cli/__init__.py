@@ -1,6 +1,6 @@
 """The `seam` command: a parser built from one module per command group, and the map from errors to exit codes.
 
-Commands: init, watch, submit, status, validate, schema, beads, config, broker, approvals, approve, resume, demo,
+Commands: init, watch, submit, status, halt, validate, schema, beads, config, broker, approvals, approve, resume, demo,
 mcp.
 
 Every command takes `--seam DIR` (or the environment variable SEAM_ROOT; default: the current
@@ -14,7 +14,7 @@ import argparse
 from collections.abc import Callable, Sequence
 
 from seam import __version__
-from seam.cli import approvals, beads, broker, config, demo, init, intents, mcp, status, watch
+from seam.cli import approvals, beads, broker, config, demo, halt, init, intents, mcp, status, watch
 from seam.cli.common import EXIT_NOT_OK, EXIT_TIMEOUT, EXIT_USAGE, Subparsers, err
 from seam.errors import ConfigError, GuardViolation, ResponseTimeout, SeamError
 
@@ -26,6 +26,7 @@ COMMANDS: tuple[Callable[[Subparsers, argparse.ArgumentParser], None], ...] = (
     watch.add_watch,
     intents.add_submit,
     status.add_status,
+    halt.add_halt,
     intents.add_validate,
     intents.add_schema,
     beads.add_beads,

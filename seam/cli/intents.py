@@ -89,7 +89,7 @@ def submit_and_print(
         print_problems(exc.problems)
         return EXIT_NOT_OK
     if not wait:
-        out.print(f"submitted {submitted.id} as intents/incoming/{submitted.path.name}")
+        out.print(f"submitted {submitted.id} as {submitted.path.relative_to(paths.root)}")
         return EXIT_OK
     return print_response(client.wait_for_response(paths, submitted, timeout=timeout))
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import itertools
+import json
 import logging
 import os
 import re
@@ -36,6 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+
+import yaml
 
 from seam.faults import describe_fault, failpoint, is_storage_fault
 from seam.paths import SeamPaths
@@ -53,6 +56,7 @@ __all__ = [
     "file_away",
     "is_candidate",
     "live_owners",
+    "looks_well_formed",
     "name_refusal",
     "open_intent",
     "original_name",
@@ -99,6 +103,39 @@ def _scandir(folder: Path) -> list[os.DirEntry[str]]:
         return list(os.scandir(folder))
     except FileNotFoundError:
         return []
+
+
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def looks_well_formed(head: bytes) -> bool:
+    """Whether a file's first bytes look like an intent: a mapping with `seam: 1`, an id, a kind and a
+    payload. Only for the order files are taken in (garbage waits behind intents): never a verdict, which
+    is the pipeline's full validation. A head that fills the whole peek is given the benefit of the doubt."""
+    if b"seam" not in head or b"kind" not in head:
+        return False
+    if len(head) >= _PEEK_BYTES:
+        return True
+    try:
+        text = head.decode("utf-8")
+        document = json.loads(text) if text.lstrip().startswith("{") else _safe_parse(text)
+    except Exception:  # any parse failure (or a hostile nesting) means: not well-formed
+        return False
+    return (
+        isinstance(document, dict)
+        and document.get("seam") == 1
+        and isinstance(document.get("id"), str)
+        and isinstance(document.get("kind"), str)
+        and "payload" in document
+    )
+
+
+def _safe_parse(text: str) -> object:
+    loader = _SAFE_LOADER(text)  # the safe loader (libyaml's when present): plain data only
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 class Readiness(Enum):

@@ -39,6 +39,7 @@ from seam.intake.files import (
     ReadinessChecker,
     count_processing,
     is_candidate,
+    looks_well_formed,
     peek,
 )
 from seam.intake.restore import ResponseRestorer
@@ -51,7 +52,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RECHECK_SECONDS = 0.05  # how often files still being written are looked at again
-SWEEP_NEWEST = 16  # while busy, the newest files no event has announced are looked at each tick
+SWEEP_NEWEST = 16  # while busy, the newest files no event has announced are looked at, every SWEEP_SECONDS
+SWEEP_SECONDS = 0.5  # (a sweep stats every unannounced name: 90-220 ms behind a backlog of thousands)
+SUSPECT_IN_FLIGHT = 2  # at most this many files that do not look like intents are handled at once
 INTAKE_CHUNK = 32  # names looked at per intake round (see _intake_loop)
 RETRY_FIRST_SECONDS = 0.5  # a step that met a full or failing disk is tried again after this,
 RETRY_MAX_SECONDS = 30.0  # doubling each time up to this
@@ -74,11 +77,17 @@ class IntakeScheduler:
         responses: ResponseRestorer | None = None,
         broker_kinds: frozenset[str] = frozenset(),
         standing_by: Callable[[], bool] = lambda: False,
+        priority_offload: Offload | None = None,
+        watch: str | None = None,
     ) -> None:
         self.paths = paths
         self.settings = settings
         self.claimant = claimant
         self._offload = offload  # blocking work on the intake's own thread
+        # intents/priority/ is taken on the halt lane's threads (or its watch's own), never the intake's,
+        # which may be busy with thousands of names in incoming/
+        self._priority_offload = priority_offload or offload
+        self._watch = watch  # which watch (see watch.make_observer); None: the settings' choice
         self._observer_factory = observer_factory
         self._priority_re = _priority_pattern(priority_kinds)
         # While another daemon owns the broker, the kinds that need it are left in incoming/ for that daemon:
@@ -88,9 +97,16 @@ class IntakeScheduler:
         self._for_owner: set[str] = set()
         self._own = OwnFiles(paths)
         self._checker = ReadinessChecker(settings.settle_seconds, self._own)
+        self._priority_checker = ReadinessChecker(settings.settle_seconds, self._own)
+        self._priority_take = threading.Lock()  # the priority watch's thread and the timers take from one folder
+        self._priority_writing = False  # a file in priority/ is still being written: look again at each tick
+        self._priority_retry_at = 0.0  # after a storage fault claiming from priority/, not before this
+        self._priority_ignored: set[str] = set()
+        self._priority_observer: BaseObserver | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._observer: BaseObserver | None = None
         self._hints: asyncio.Queue[str | None] = asyncio.Queue()
-        self._normal: asyncio.Queue[str] = asyncio.Queue()
+        self._normal = _NormalQueue()
         self._priority: asyncio.Queue[Job] = asyncio.Queue()
         self._queued: set[str] = set()
         self._writing: set[str] = set()
@@ -111,9 +127,12 @@ class IntakeScheduler:
 
     async def start(self, *, watch: bool) -> None:
         """Adopt what dead daemons left, start watching (unless `watch` is False), and look at the folder once."""
+        self._loop = asyncio.get_running_loop()
         await self.adopt_orphans()
         if watch:
-            self._observer = self._start_observer(asyncio.get_running_loop())
+            self._priority_observer = self._start_priority_observer(self._loop)
+            self._observer = self._start_observer(self._loop)
+        await self._take_priority()
         await self._scan()
         if self._responses is not None:
             self._restoring = asyncio.create_task(self._restore_all(self._responses))
@@ -123,11 +142,12 @@ class IntakeScheduler:
         await asyncio.gather(self._intake_loop(), self._timers())
 
     def stop_watching(self) -> None:
-        if self._observer is not None:
-            # Stopping the inotify emitter takes up to 0.5 s (it holds events to pair renames);
-            # it is stopped from a thread of its own so shutdown does not wait for it.
-            threading.Thread(target=self._observer.stop, name="seam-observer-stop", daemon=True).start()
-            self._observer = None
+        for observer in (self._observer, self._priority_observer):
+            if observer is not None:
+                # Stopping the inotify emitter takes up to 0.5 s (it holds events to pair renames);
+                # it is stopped from a thread of its own so shutdown does not wait for it.
+                threading.Thread(target=observer.stop, name="seam-observer-stop", daemon=True).start()
+        self._observer = self._priority_observer = None
         if self._restoring is not None:
             self._restoring.cancel()
 
@@ -141,11 +161,13 @@ class IntakeScheduler:
             "processing": count_processing(self.paths.processing),
         }
 
-    def done(self, lane: str) -> None:
+    def done(self, lane: str, job: Job | None = None) -> None:
         """A job taken from `lane` has finished, whatever its outcome."""
         self._track(-1)
         if lane == "priority":
             self._priority_done()
+        elif job is not None:
+            self._normal.finished(job)
 
     def _track(self, delta: int) -> None:
         self._inflight += delta
@@ -179,9 +201,99 @@ class IntakeScheduler:
                 hint,
                 polling=self.settings.polling,
                 polling_interval=self.settings.polling_interval_seconds,
+                watch=self._watch,
             )
         observer.start()
         return observer
+
+    # -- intents/priority/: a folder of its own, a watch of its own -----------------------------------
+
+    def _start_priority_observer(self, loop: asyncio.AbstractEventLoop) -> BaseObserver | None:
+        """A watch on intents/priority/ whose events are acted on by the watch's own thread: the folder is
+        listed and its files claimed there, then handed to the loop. Nothing in incoming/ is on that path."""
+        if not self.paths.priority.is_dir():
+            return None
+
+        def hint(_name: str | None) -> None:
+            try:
+                claimed = self._take_priority_now()
+            except Exception:  # a defect must not end the watch's thread: the rescan looks at the folder too
+                logger.exception("intake: taking from intents/priority/ failed; continuing")
+                return
+            if claimed:
+                loop.call_soon_threadsafe(self._accept_priority, claimed)
+
+        try:
+            observer = make_observer(
+                self.paths.priority,
+                hint,
+                polling=self.settings.polling,
+                polling_interval=self.settings.polling_interval_seconds,
+                watch=self._watch,
+            )
+            observer.start()
+        except OSError as exc:  # e.g. out of inotify watches: the timers still look at the folder
+            logger.warning(
+                "cannot watch %s (%s); it is looked at every %.2f s", self.paths.priority, exc, RECHECK_SECONDS
+            )
+            return None
+        return observer
+
+    async def _take_priority(self) -> None:
+        claimed = await self._priority_offload(self._take_priority_now)
+        if claimed:
+            self._accept_priority(claimed)
+
+    def _take_priority_now(self) -> list[tuple[Path, bool]]:
+        """Claim every complete file in intents/priority/: (claimed path, whether it names a priority kind).
+        Blocking; runs on the priority watch's thread or the halt lane's."""
+        if time.monotonic() < self._priority_retry_at:
+            return []
+        claimed: list[tuple[Path, bool]] = []
+        with self._priority_take:
+            try:
+                with os.scandir(self.paths.priority) as listing:
+                    names = [e.name for e in listing if is_candidate(e.name)]
+            except (FileNotFoundError, NotADirectoryError):
+                return []
+            writing = False
+            for name in names:
+                path = self.paths.priority / name
+                try:
+                    readiness, head = self._priority_checker.check(path)
+                except OSError:
+                    readiness, head = Readiness.READY, b""  # unreadable: claimed and answered saying so
+                if readiness is Readiness.WRITING:
+                    writing = True
+                    continue
+                if readiness is Readiness.NOT_A_FILE:
+                    if name not in self._priority_ignored:
+                        self._priority_ignored.add(name)
+                        logger.warning("left alone: priority/%s is not a regular file", name)
+                    continue
+                if readiness is not Readiness.READY and readiness not in REFUSED:
+                    continue
+                try:
+                    target = self.claimant.claim(path)
+                except OSError as exc:  # a full or failing disk: the folder is looked at again after a pause
+                    self._priority_retry_at = time.monotonic() + RETRY_FIRST_SECONDS
+                    logger.warning(
+                        "priority/%s: claiming it failed (%s); tried again in %.1f s",
+                        name,
+                        describe_fault(exc),
+                        RETRY_FIRST_SECONDS,
+                    )
+                    writing = True
+                    break
+                if target is not None:
+                    claimed.append((target, bool(self._priority_re.search(head))))
+            self._priority_writing = writing
+        return claimed
+
+    def _accept_priority(self, claimed: list[tuple[Path, bool]]) -> None:
+        for path, priority in claimed:
+            logger.debug("priority folder: claimed %s", path.name)
+            self._enqueue_claimed(path, priority=priority)  # another kind dropped there runs on the normal lane
 
     async def _intake_loop(self) -> None:
         """Look at hinted names in small chunks, newest arrivals first.
@@ -218,16 +330,20 @@ class IntakeScheduler:
     async def _timers(self) -> None:
         """Recheck files being written often; look for the newest arrivals while busy; rescan the
         folder and adopt orphans now and then."""
-        last_rescan = time.monotonic()
+        last_rescan = last_sweep = time.monotonic()
         while True:
             await asyncio.sleep(RECHECK_SECONDS)
+            if self._priority_writing or self._priority_observer is None:
+                await self._guarded(self._take_priority(), "looking at intents/priority/")
             if self._writing:
                 await self._guarded(self._consider(list(self._writing)), "rechecking files being written")
-            if self._inflight or self._unannounced:
+            if (self._inflight or self._unannounced) and time.monotonic() - last_sweep >= SWEEP_SECONDS:
+                last_sweep = time.monotonic()
                 await self._guarded(self._sweep_newest(), "looking for unannounced files")
             if time.monotonic() - last_rescan >= self.settings.rescan_seconds:
                 last_rescan = time.monotonic()
-                await self._guarded(self._scan(), "rescanning incoming/")
+                await self._guarded(self._take_priority(), "looking at intents/priority/")
+                await self._guarded(self._scan(direct=False), "rescanning incoming/")
                 await self._guarded(self.adopt_orphans(), "adopting a dead daemon's intents")
                 if self._responses is not None and (self._restoring is None or self._restoring.done()):
                     await self._guarded(self._restore_missing(self._responses), "restoring missing responses")
@@ -289,22 +405,32 @@ class IntakeScheduler:
         newest = sorted(entries, key=_arrival_order, reverse=True)[:count]
         return [e.name for e in newest], len(entries)
 
-    async def _scan(self) -> None:
+    async def _scan(self, *, direct: bool = True) -> None:
+        """Look at every name in incoming/ not queued yet. At start-up (`direct`) they are looked at here;
+        a periodic rescan only hands the names to the intake loop, which looks at them a chunk at a time
+        with newer arrivals first: behind a backlog of thousands, one rescan looking at them all held the
+        intake's thread for over a second. Names whose claim failed are looked at again here, once."""
         names = await self._offload(self._list_incoming)
-        await self._consider(names, rescan=True)
+        if direct:
+            await self._consider(names, rescan=True)
+            return
+        retry = [n for n in names if n in self.claimant.unclaimable]
+        if retry:
+            await self._consider(retry, rescan=True)
+        for name in names:
+            if name not in self.claimant.unclaimable:
+                self._hints.put_nowait(name)
 
     def _list_incoming(self) -> list[str]:
-        """Names in incoming/ not already queued, oldest first. Only those are stat'ed: behind a
-        backlog of thousands the rescan stays a directory read, not thousands of stats."""
+        """Names in incoming/ not already queued, by name only: no stat, a directory read however many."""
         try:
             with os.scandir(self.paths.incoming) as listing:
-                everything = list(listing)
+                everything = [e.name for e in listing]
         except FileNotFoundError:
             return []
         if self._for_owner:  # names the broker's owner has taken meanwhile are forgotten
-            self._for_owner.intersection_update(e.name for e in everything)
-        entries = [e for e in everything if e.name not in self._queued and e.name not in self._ignored]
-        return [e.name for e in sorted(entries, key=_arrival_order)]
+            self._for_owner.intersection_update(everything)
+        return [n for n in everything if n not in self._queued and n not in self._ignored and is_candidate(n)]
 
     async def _consider(self, names: list[str], *, rescan: bool = False) -> None:
         """Queue (or, for the priority lane, claim) the complete files among `names`. A name whose claim
@@ -341,7 +467,9 @@ class IntakeScheduler:
             elif readiness is Readiness.READY or readiness in REFUSED:  # a refusal is answered too
                 self._queued.add(name)
                 self._track(+1)
-                self._normal.put_nowait(name)
+                # what does not look like an intent waits behind what does, and only a few run at once:
+                # a flood of garbage never starves a well-formed intent of workers and threads
+                self._normal.put_nowait(name, suspect=readiness in REFUSED or not looks_well_formed(head))
 
     def _leave_for_owner(self, name: str, head: bytes) -> bool:
         """Whether a ready file is the broker owner's to take while this daemon stands by."""
@@ -423,7 +551,7 @@ class IntakeScheduler:
     # -- the lanes' queues -------------------------------------------------------------------------
 
     async def next_normal(self) -> Job:
-        item = await self._normal.get()
+        item = await self._normal.get()  # a well-formed-looking intent before any suspect file
         # While a halt is in flight, ordinary intents wait to start: every thread they would occupy
         # competes with the halt lane for the GIL and the store's write lock.
         await self._no_priority_work.wait()
@@ -457,20 +585,60 @@ class IntakeScheduler:
             timer.cancel()
             self._track(-1)
         self._retry_timers.clear()
-        queues: tuple[asyncio.Queue[str], asyncio.Queue[Job]] = (self._normal, self._priority)
-        for queue in queues:
-            while not queue.empty():
-                item = queue.get_nowait()
-                name = item if isinstance(item, str) else item[1]
-                if name and os.sep not in name:
-                    self._queued.discard(name)
-                self._track(-1)
+        for item in self._normal.clear():
+            if os.sep not in item:
+                self._queued.discard(item)
+            self._track(-1)
+        while not self._priority.empty():
+            _, name = self._priority.get_nowait()
+            if name and os.sep not in name:
+                self._queued.discard(name)
+            self._track(-1)
 
     async def finish_inflight(self, timeout: float) -> None:
         try:
             await asyncio.wait_for(self._idle.wait(), timeout=timeout)
         except TimeoutError:
             logger.warning("stopping with %d intent(s) unfinished; they are resumed at the next start", self._inflight)
+
+
+class _NormalQueue:
+    """The normal lane's queue in two classes: files that look like intents first, then the rest ("suspect":
+    garbage, refused files), of which at most SUSPECT_IN_FLIGHT are being handled at once."""
+
+    def __init__(self) -> None:
+        self._good: collections.deque[str] = collections.deque()
+        self._suspect: collections.deque[str] = collections.deque()
+        self._running_suspects: set[str] = set()
+        self._changed = asyncio.Event()
+
+    def put_nowait(self, item: str, *, suspect: bool = False) -> None:
+        (self._suspect if suspect else self._good).append(item)
+        self._changed.set()
+
+    async def get(self) -> str:
+        while True:
+            if self._good:
+                return self._good.popleft()
+            if self._suspect and len(self._running_suspects) < SUSPECT_IN_FLIGHT:
+                item = self._suspect.popleft()
+                self._running_suspects.add(item)
+                return item
+            self._changed.clear()
+            await self._changed.wait()
+
+    def finished(self, job: Job) -> None:
+        claimed, name = job
+        item = str(claimed) if claimed is not None else name
+        if item in self._running_suspects:
+            self._running_suspects.discard(item)
+            self._changed.set()
+
+    def clear(self) -> list[str]:
+        items = [*self._good, *self._suspect]
+        self._good.clear()
+        self._suspect.clear()
+        return items
 
 
 def _some(names: list[str], shown: int = 5) -> str:

@@ -17,7 +17,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-__all__ = ["make_observer"]
+__all__ = ["WATCHES", "make_observer"]
 
 
 class _Hints(FileSystemEventHandler):
@@ -72,12 +72,26 @@ def _incoming_observer(hint: Callable[[str | None], None], incoming: Path) -> Ba
     return IncomingObserver()
 
 
+WATCHES = ("events", "platform", "polling")
+
+
 def make_observer(
-    incoming: Path, hint: Callable[[str | None], None], *, polling: bool, polling_interval: float
+    incoming: Path,
+    hint: Callable[[str | None], None],
+    *,
+    polling: bool,
+    polling_interval: float,
+    watch: str | None = None,
 ) -> BaseObserver:
-    observer = None if polling else _incoming_observer(hint, incoming)
+    """The watch on one folder. `watch`: "events" (Linux: watchdog's inotify emitter, tuned as above; elsewhere
+    the platform's), "platform" (watchdog's own observer for the platform as it is: FSEvents on macOS), or
+    "polling" (snapshots, for synced and network folders); by default "polling" when `polling`, else "events"."""
+    watch = watch or ("polling" if polling else "events")
+    if watch not in WATCHES:
+        raise ValueError(f"unknown watch {watch!r}; one of {', '.join(WATCHES)}")
+    observer = _incoming_observer(hint, incoming) if watch == "events" else None
     if observer is None:
-        observer = PollingObserver(timeout=polling_interval) if polling else Observer()
+        observer = PollingObserver(timeout=polling_interval) if watch == "polling" else Observer()
     observer.schedule(_Hints(incoming, hint), str(incoming), recursive=False)
     observer.daemon = True
     return observer

@@ -108,6 +108,30 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE approval_codes ADD COLUMN spent_by TEXT",
         ),
     ),
+    # `status` read the ledger's counts by status with a GROUP BY over every row (1.6 ms per status behind a
+    # burst, growing with the ledger); triggers now keep the counts in a table of a handful of rows, in the
+    # same transaction as the row they count, so every process sees the same counts. (No OR IGNORE inside them:
+    # the ledger's upsert would override it.)
+    (
+        5,
+        "the ledger's counts by status, kept by triggers",
+        (
+            "CREATE TABLE IF NOT EXISTS ledger_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL)",
+            "INSERT INTO ledger_counts(status, n) SELECT status, COUNT(*) FROM ledger GROUP BY status",
+            """CREATE TRIGGER IF NOT EXISTS ledger_counts_insert AFTER INSERT ON ledger BEGIN
+            INSERT INTO ledger_counts(status, n) SELECT NEW.status, 0
+            WHERE NOT EXISTS (SELECT 1 FROM ledger_counts WHERE status = NEW.status);
+            UPDATE ledger_counts SET n = n + 1 WHERE status = NEW.status; END""",
+            """CREATE TRIGGER IF NOT EXISTS ledger_counts_update AFTER UPDATE OF status ON ledger
+            WHEN OLD.status IS NOT NEW.status BEGIN
+            UPDATE ledger_counts SET n = n - 1 WHERE status = OLD.status;
+            INSERT INTO ledger_counts(status, n) SELECT NEW.status, 0
+            WHERE NOT EXISTS (SELECT 1 FROM ledger_counts WHERE status = NEW.status);
+            UPDATE ledger_counts SET n = n + 1 WHERE status = NEW.status; END""",
+            """CREATE TRIGGER IF NOT EXISTS ledger_counts_delete AFTER DELETE ON ledger BEGIN
+            UPDATE ledger_counts SET n = n - 1 WHERE status = OLD.status; END""",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -13,7 +13,17 @@ from seam.store import SCHEMA_VERSION, Store
 from seam.store.db import MIGRATIONS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-ALL_TABLES = {"meta", "beads", "ledger", "flags", "proposals", "approval_codes", "lifecycle", "submissions"}
+ALL_TABLES = {
+    "meta",
+    "beads",
+    "ledger",
+    "flags",
+    "proposals",
+    "approval_codes",
+    "lifecycle",
+    "submissions",
+    "ledger_counts",
+}
 
 
 def old_seam(tmp_path: Path, name: str) -> Path:
@@ -100,3 +110,25 @@ def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / "seam.db").write_bytes(b"this is not SQLite" * 100)
     with pytest.raises(StoreError, match="cannot open the bead store"):
         Store(tmp_path / "seam.db")
+
+
+def test_the_ledger_counts_follow_every_insert_update_and_delete(tmp_path):
+    from seam.store import LedgerRow, LedgerStatus
+
+    store = Store(tmp_path / "seam.db")
+    try:
+        with store.transaction() as tx:
+            for i in range(3):
+                store.ledger.put(
+                    tx, LedgerRow(f"i-{i}", "h", "status", LedgerStatus.IN_PROGRESS, None, None, None, None)
+                )
+        with store.transaction() as tx:
+            store.ledger.put(tx, LedgerRow("i-0", "h", "status", LedgerStatus.OK, None, "i-0.md", "x", 1))
+            store.ledger.put(tx, LedgerRow("i-1", "h", "status", LedgerStatus.REJECTED, None, "i-1.md", "x", 2))
+        assert store.ledger.counts() == {"in_progress": 1, "ok": 1, "rejected": 1}
+        with store.transaction() as tx:
+            tx.execute("DELETE FROM ledger WHERE id = 'i-2'")
+        grouped = dict(store.db.query("SELECT status, COUNT(*) FROM ledger GROUP BY status"))
+        assert store.ledger.counts() == grouped == {"ok": 1, "rejected": 1}
+    finally:
+        store.close()

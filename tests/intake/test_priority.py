@@ -1,0 +1,137 @@
+"""intents/priority/: a drop folder for halts with a watch of its own, `seam halt`, and what does not look like
+an intent waiting behind what does."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sqlite3
+import time
+
+from seam import client
+from seam.config import load_config
+from seam.intake.files import looks_well_formed
+from seam.intake.scheduler import SUSPECT_IN_FLIGHT, _NormalQueue
+from seam.intent import Kind
+from seam.paths import SeamPaths
+from seam.respond import Outcome, Status
+from seam.route import default_registry
+from tests.conftest import DaemonThread, drop, intent_text, make_seam, seam_cli, wait_for, wait_response
+
+
+def _slow_status(seconds: float):
+    async def handle(ctx, intent):
+        await asyncio.sleep(seconds)
+        return Outcome(Status.OK, "failed", {"reason": "slow", "what_to_do": "nothing"})
+
+    return handle
+
+
+def _answered_order(paths: SeamPaths) -> list[str]:
+    with sqlite3.connect(paths.db) as conn:
+        rows = conn.execute(
+            "SELECT intent_id FROM beads WHERE type = 'INTENT' AND json_extract(payload, '$.event') = 'answered' "
+            "ORDER BY seq"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_a_new_seam_has_the_priority_folder_and_an_old_one_gains_it(tmp_path):
+    paths = make_seam(tmp_path / "new")
+    assert paths.priority.is_dir()
+    shutil.rmtree(paths.priority)  # a seam made before the folder existed
+    assert paths.is_initialised()
+    with DaemonThread(paths):
+        assert paths.priority.is_dir()
+        assert oct(paths.priority.stat().st_mode & 0o777) == "0o700"
+
+
+def test_a_halt_in_the_priority_folder_goes_ahead_of_a_backlog_in_incoming(seam_paths):
+    registry = default_registry()
+    registry.replace(Kind.STATUS, _slow_status(0.2))
+    seam_paths.config_file.write_text("handlers:\n  concurrency: 2\n")
+    with DaemonThread(seam_paths, registry=registry):
+        for i in range(12):
+            drop(seam_paths, f"slow-{i}.yaml", intent_text(f"slow-{i}"))
+        drop(seam_paths, "stop.yaml", intent_text("halt-priority", "halt", "{reason: priority folder}"))
+        os.rename(seam_paths.incoming / "stop.yaml", seam_paths.priority / "stop.yaml")
+        started = time.monotonic()
+        assert wait_response(seam_paths, "halt-priority", timeout=5)["status"] == "ok"
+        assert time.monotonic() - started < 1.0
+        unanswered = sum(1 for i in range(12) if not (seam_paths.responses / f"slow-{i}.md").exists())
+        assert unanswered >= 6, "the halt waited behind the backlog"
+        wait_for(lambda: (seam_paths.processed / "stop.yaml").exists(), what="filed")
+
+
+def test_another_kind_dropped_into_the_priority_folder_is_still_answered(running, seam_paths):
+    (seam_paths.priority / "status.yaml").write_text(intent_text("status-in-priority"))
+    assert wait_response(seam_paths, "status-in-priority")["status"] == "ok"
+    (seam_paths.priority / "junk.yaml").write_bytes(b"- not\n- an intent\n")
+    assert wait_response(seam_paths, "junk")["status"] == "rejected"
+
+
+def test_a_halt_waiting_in_the_priority_folder_at_start_up_is_answered(seam_paths):
+    (seam_paths.priority / "early.yaml").write_text(intent_text("halt-early", "halt", "{reason: before start}"))
+    with DaemonThread(seam_paths):
+        assert wait_response(seam_paths, "halt-early")["status"] == "ok"
+
+
+def test_the_client_writes_halts_into_the_priority_folder_and_the_rest_into_incoming(seam_paths):
+    config = load_config(seam_paths, env={})
+    halt = client.submit(seam_paths, config, intent_text("h-1", "halt", "{reason: client}").encode())
+    status = client.submit(seam_paths, config, intent_text("s-1").encode())
+    assert halt.path.parent == seam_paths.priority
+    assert status.path.parent == seam_paths.incoming
+    shutil.rmtree(seam_paths.priority)  # an older seam: halts still go in, through incoming/
+    assert client.drop_folder(seam_paths, "halt") == seam_paths.incoming
+
+
+def test_seam_halt_writes_into_the_priority_folder_and_prints_the_answer(running, seam_paths):
+    result = seam_cli("halt", "--seam", str(seam_paths.root), "--reason", "from the command line", "--id", "cli-halt")
+    assert result.returncode == 0, result.stderr
+    assert "status: ok" in result.stdout
+    assert "from the command line" in result.stdout
+    assert (seam_paths.processed).glob("cli-halt-*.yaml")
+    front = wait_response(seam_paths, "cli-halt")
+    assert front["kind"] == "halt"
+
+
+def test_files_that_look_like_intents_are_told_from_garbage():
+    assert looks_well_formed(intent_text("ok-1").encode())
+    assert looks_well_formed(b'{"seam": 1, "id": "j", "kind": "status", "payload": {}}')
+    assert not looks_well_formed(b"seam: 1\nid: g\nkind: status\npayload: {unclosed: [1, 2\n  - x: ]\n")
+    assert not looks_well_formed(b"seam: 7\nid: g\nkind: launch\nextra: true\n")
+    assert not looks_well_formed(b"- seam\n- 1\n- status\n")
+    assert not looks_well_formed(b'{"seam": 1, "id": "g", "kind": "status", "payl')
+    assert not looks_well_formed(os.urandom(256))
+    assert not looks_well_formed(b"seam: 1\nkind: " + b"[" * 3000)
+
+
+def test_suspect_files_wait_behind_intents_and_only_a_few_run_at_once():
+    async def scenario() -> list[str]:
+        queue = _NormalQueue()
+        for i in range(5):
+            queue.put_nowait(f"junk-{i}", suspect=True)
+        taken = [await queue.get() for _ in range(SUSPECT_IN_FLIGHT)]
+        queue.put_nowait("good")
+        taken.append(await queue.get())
+        waiting = asyncio.ensure_future(queue.get())
+        await asyncio.sleep(0.01)
+        assert not waiting.done(), "more suspects ran at once than allowed"
+        queue.finished((None, taken[0]))
+        taken.append(await asyncio.wait_for(waiting, 1))
+        return taken
+
+    taken = asyncio.run(scenario())
+    assert taken[SUSPECT_IN_FLIGHT] == "good"
+    assert taken[-1] == f"junk-{SUSPECT_IN_FLIGHT}"
+
+
+def test_a_well_formed_intent_behind_garbage_is_answered_before_most_of_it(seam_paths):
+    for i in range(60):
+        drop(seam_paths, f"g-{i:03d}.yaml", f"seam: 7\nid: g-{i:03d}\nkind: launch\n")
+    drop(seam_paths, "good.yaml", intent_text("good-one"))
+    with DaemonThread(seam_paths):
+        wait_for(lambda: len(_answered_order(seam_paths)) == 61, timeout=30, what="all answered")
+    assert _answered_order(seam_paths).index("good-one") < 10
