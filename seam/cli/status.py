@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime
 
 from rich.markup import escape
 from rich.table import Table
 
 from seam.cli.common import EXIT_OK, Subparsers, console_runtime, load, out, require_seam, seam_paths
-from seam.store.flags import BrokerLease
 
-__all__ = ["add_status", "broker_owner", "cmd_status"]
+__all__ = ["add_status", "cmd_status"]
 
 _ROWS = ("broker_link", "heartbeat", "halt", "daemons", "answered", "positions", "orders", "beads")
 
@@ -22,16 +20,6 @@ def add_status(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("status", parents=[common], help="print the system status")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_status)
-
-
-def broker_owner(lease: BrokerLease | None, now: datetime) -> str:
-    """Which daemon owns the seam's broker (its lease), in words: only that daemon connects to the broker."""
-    if lease is None:
-        return "none: no daemon holds the broker lease"
-    until = datetime.fromisoformat(lease.expires_at)
-    if lease.expired(now):
-        return f"none: the lease of daemon {lease.owner} (pid {lease.pid}) ran out at {until:%Y-%m-%d %H:%M:%S} UTC"
-    return f"daemon {lease.owner} (pid {lease.pid} on {lease.host}), since {lease.since[:19]}; renewed every second"
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -45,7 +33,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     with console_runtime(paths, config) as runtime:
         context = HandlerContext(config.settings, paths, runtime.store, SystemClock())
         facts = status_facts(context, mode_source=config.source_of("broker.mode"))
-        facts["broker_owner"] = broker_owner(runtime.store.flags.lease(), SystemClock().now())
     if args.json:
         print(json.dumps(facts, indent=2, default=str))
         return EXIT_OK

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from seam.handlers.base import HandlerContext
 from seam.intent import HaltPayload
 from seam.respond import Outcome, Status
 from seam.store import PublishedLink
+from seam.store.flags import BrokerLease
 from seam.validate import ValidIntent
 
 __all__ = [
     "NO_DAEMON",
+    "broker_owner",
     "configured_mode",
     "handle_halt",
     "handle_status",
@@ -114,12 +117,23 @@ def status_facts(
         "halt": f"ON since {halt.at}: {halt.reason}" if halt else "off",
         "queue": depth,
         "daemons": len(daemons),
+        "broker_owner": broker_owner(ctx.store.flags.lease(), ctx.clock.now()),
         "answered": ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none yet",
         "positions": facts.get("positions", "ask a running daemon (`status` intent)"),
         "orders": facts.get("orders", "ask a running daemon (`status` intent)"),
         "beads": last,
         "sources": [f"bead {last}"] if last else [],
     }
+
+
+def broker_owner(lease: BrokerLease | None, now: datetime) -> str:
+    """Which daemon owns the seam's broker (its lease), in words: only that daemon connects to the broker."""
+    if lease is None:
+        return "none: no daemon holds the broker lease"
+    until = datetime.fromisoformat(lease.expires_at)
+    if lease.expired(now):
+        return f"none: the lease of daemon {lease.owner} (pid {lease.pid}) ran out at {until:%Y-%m-%d %H:%M:%S} UTC"
+    return f"daemon {lease.owner} (pid {lease.pid} on {lease.host}), since {lease.since[:19]}; renewed every second"
 
 
 def _published_link(published: PublishedLink | None, daemons: list[str]) -> str:

@@ -29,6 +29,8 @@ pytestmark = pytest.mark.slow
 # bead numbers count each seam's history: `seam mcp` starts its daemon as `seam watch` does, with a bead noting the
 # capital settings, which a bare test daemon does not write; the numbers are sources, not the answer
 _BEAD = re.compile(r"(\bbeads? \|? ?|\bbead )\d+")
+# which daemon owns the broker is that seam's own process: named, never the same across seams
+_OWNER = re.compile(r"(\| broker owner \| )daemon [^|]*\|")
 FORMING = {"signal": "FORMING", "pair": "EURUSD", "direction": "LONG", "confidence": 0.4, "setup_type": "FVG_ENTRY"}
 OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("st", "status", {}),
@@ -54,7 +56,7 @@ def body(paths: SeamPaths, intent_id: str) -> str:
     text = (paths.responses / f"{intent_id}.md").read_text(encoding="utf-8")
     split = split_response(text)
     assert split is not None, text
-    return _BEAD.sub(r"\1N", split[1].replace(intent_id, "<id>"))
+    return _OWNER.sub(r"\1<the daemon> |", _BEAD.sub(r"\1N", split[1].replace(intent_id, "<id>")))
 
 
 def through_files(root: Path) -> list[str]:
