@@ -85,9 +85,11 @@ def paths(tmp_path: Path) -> SeamPaths:
 
 def _answered_once_and_filed(paths: SeamPaths, intent_id: str, filed: Path) -> dict[str, Any]:
     front = wait_response(paths, intent_id, timeout=10)
-    wait_for(filed.exists, what=f"{filed.name} filed")
+    # filing links the file into its folder and then unlinks the claimed name (seam/intake/files.py file_away):
+    # it is done when both have happened, not the instant the new name appears
+    wait_for(lambda: filed.exists() and _nothing_left_in_processing(paths), what=f"{filed.name} filed")
     assert _events(paths, intent_id, "answered") == 1
-    assert _nothing_left_in_processing(paths)
+    assert filed.exists() and _nothing_left_in_processing(paths)
     return front
 
 
