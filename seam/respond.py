@@ -40,6 +40,7 @@ __all__ = [
     "mark_replay",
     "read_front_matter",
     "render_response",
+    "render_template",
     "split_response",
     "warm_templates",
     "write_response",
@@ -96,9 +97,13 @@ def warm_templates() -> int:
     return len(names)
 
 
+def render_template(name: str, context: Mapping[str, Any]) -> str:
+    """Render one named template (`alert` reads seam/templates/alert.md.j2) with these facts."""
+    return _env.get_template(f"{name}.md.j2").render(context).strip() + "\n"
+
+
 def render_body(outcome: Outcome, common: Mapping[str, Any]) -> str:
-    template = _env.get_template(f"{outcome.template}.md.j2")
-    return template.render({**common, **outcome.context}).strip() + "\n"
+    return render_template(outcome.template, {**common, **outcome.context})
 
 
 def render_response(
