@@ -198,6 +198,19 @@ class ApprovalService:
     def pending(self) -> list[Proposal]:
         return proposals.pending(self.store)
 
+    def invalidate_open(self, found: list[str], *, via: str = "configuration") -> list[str]:
+        """Close every pending proposal as a conflict naming `found` (a strategy parameter changed); returns their
+        ids. Blocking: a pool thread."""
+        now = self.clock.now()
+        return [p.id for p in self.pending() if stale.refuse(self.store, self.broker.lifecycle, p, found, via, now)]
+
+    def _conflict_changes(self, proposal_id: str) -> list[str]:
+        """What the latest state conflict of a proposal named (empty when it has none)."""
+        for bead in reversed(self.store.beads(type_="APPROVAL", intent_id=proposal_id)):
+            if bead.payload.get("event") == "state_conflict":
+                return [str(change) for change in bead.payload.get("changes", [])]
+        return []
+
     async def anchor(self, kind: str, pair: str) -> dict[str, Any]:
         """The state a human approves against, for an `open` or a `close` proposal (evidence.anchor says which)."""
         positions = await self.broker.positions()
@@ -219,6 +232,13 @@ class ApprovalService:
             if earlier is not None and earlier.intent_id == intent_id:
                 return await self._told(earlier, via)
         proposal = await self.offload(self.get, proposal_id)
+        if proposal.status is ProposalStatus.CONFLICT:
+            return Decided(
+                "conflict",
+                f"STATE_CONFLICT: proposal {proposal_id} was closed as a conflict; no order was sent.",
+                {"proposal": proposal_id, "status": str(proposal.status)},
+                changes=await self.offload(self._conflict_changes, proposal_id),
+            )
         if proposal.status is not ProposalStatus.PENDING:
             return Decided(
                 "failed",
