@@ -24,6 +24,7 @@ from seam.broker.guards import default_port, mask_accounts_in
 from seam.broker.types import Mode
 from seam.errors import ConfigError
 from seam.intent import Kind, Pair
+from seam.narrator.guard import DEFAULT_WORDS
 from seam.paths import SeamPaths
 from seam.problems import problems_from
 from seam.yamlsafe import YamlProblem, decode_text, load_yaml
@@ -45,6 +46,7 @@ NON_SETTING_ENV = {"SEAM_ROOT", "SEAM_FAILPOINTS", "SEAM_CLOCK_START"}
 SECRET_ENV = {
     "ib_account": "SEAM_IB_ACCOUNT",
     "telegram_token": "SEAM_TELEGRAM_TOKEN",
+    "telegram_chat_id": "SEAM_TELEGRAM_CHAT_ID",
     "mcp_token": "SEAM_MCP_TOKEN",
 }
 ALLOW_LIVE_ENV = "IBKR_ALLOW_LIVE"
@@ -84,8 +86,9 @@ class ValidationSettings(_Section):
 class HandlerSettings(_Section):
     concurrency: int = Field(8, ge=1, le=256, description="Intents handled at once (the halt lane is extra).")
     timeout_seconds: float = Field(30.0, gt=0, le=86_400, description="Default time limit per handler run.")
+    # a hunt computes every variant of its grid: minutes, not seconds, for a large grid over a year of bars
     timeouts: dict[Kind, float] = Field(
-        default_factory=dict, description="Per-kind time limits in seconds, e.g. {hunt: 600}."
+        default_factory=lambda: {Kind.HUNT: 600.0}, description="Per-kind time limits in seconds, e.g. {hunt: 600}."
     )
 
 
@@ -148,8 +151,71 @@ class PairSettings(_Section):
     )
 
 
+class TelegramSettings(_Section):
+    enabled: bool = Field(False, description="Alerts, proposals and commands over the Telegram Bot API.")
+    base_url: str = Field(
+        "https://api.telegram.org", min_length=1, description="Bot API base URL (tests point it at a local fake)."
+    )
+    # INV: deny by default: an empty list allows no one (the chat id, a secret, is checked as well)
+    allowed_user_ids: list[int] = Field(
+        default_factory=list, description="Telegram user ids whose commands and buttons count; empty allows no one."
+    )
+    poll_timeout_seconds: int = Field(30, ge=0, le=50, description="Long-poll wait of one getUpdates call, in seconds.")
+    request_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Time limit of one Bot API call, beyond the long-poll wait."
+    )
+    retry_initial_seconds: float = Field(
+        1.0, gt=0, le=600, description="First wait before a failed delivery is retried."
+    )
+    retry_max_seconds: float = Field(
+        300.0, gt=0, le=3600, description="Cap of the doubling wait between delivery retries."
+    )
+    button_ttl_seconds: int = Field(
+        300, ge=30, le=86_400, description="Approve / Reject buttons stop working after this long."
+    )
+
+
+class NarratorSettings(_Section):
+    words: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_WORDS),
+        min_length=1,
+        max_length=500,
+        description="Words seam's own responses never use (advisory, causal, ranking); whole words, any case.",
+    )
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level on stderr.")
+
+
+class MonitorSettings(_Section):
+    interval_seconds: float = Field(30.0, ge=1, le=3600, description="The heartbeat's period.")
+    jitter_seconds: float = Field(5.0, ge=0, le=600, description="Each beat comes up to this much early or late.")
+    missed_beats: int = Field(3, ge=1, le=100, description="Beats missing before `seam heartbeat-check` says MISSED.")
+    order_status_stale_minutes: float = Field(
+        5.0, gt=0, le=1440, description="Working orders with no order-status update for this long: DEGRADED."
+    )
+    fills_stale_minutes: float = Field(
+        10.0, gt=0, le=1440, description="Open positions with no fill for this long: WARNING."
+    )
+    market_data_stale_minutes: float = Field(
+        5.0, gt=0, le=1440, description="No quote received for this long: DEGRADED."
+    )
+    reconcile_max_age_minutes: float = Field(
+        10.0, gt=0, le=1440, description="The last reconciliation older than this: DEGRADED."
+    )
+
+
+class AlertSettings(_Section):
+    bundle_minutes: float = Field(30.0, gt=0, le=1440, description="Alerts of one window are bundled into one.")
+    max_per_minute: int = Field(10, ge=1, le=1000, description="Deliveries a minute at most (CRITICAL bypasses it).")
+
+
+class ResearchSettings(_Section):
+    data_folder: Path = Field(Path("data"), description="Datasets (CSV/Parquet bars); relative to the seam root.")
+    engine: Literal["local", "ray"] = Field("local", description="Hunt variants run as local processes or Ray tasks.")
+    ray_address: str | None = Field(None, description="ray.init(address=...) for engine ray; unset: a local Ray.")
+    workers: int | None = Field(None, ge=1, le=1024, description="Local hunt worker processes; unset: the cores.")
 
 
 class Settings(_Section):
@@ -161,7 +227,12 @@ class Settings(_Section):
     pairs: PairSettings = Field(default_factory=PairSettings)
     approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    narrator: NarratorSettings = Field(default_factory=NarratorSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    research: ResearchSettings = Field(default_factory=ResearchSettings)
 
     def timeout_for(self, kind: Kind) -> float:
         return self.handlers.timeouts.get(kind, self.handlers.timeout_seconds)
@@ -172,6 +243,7 @@ class Secrets(BaseModel):
 
     ib_account: SecretStr | None = None
     telegram_token: SecretStr | None = None
+    telegram_chat_id: SecretStr | None = None
     mcp_token: SecretStr | None = None
     allow_live: bool = False  # from the process environment only
     allow_live_in_dotenv: bool = False  # IBKR_ALLOW_LIVE=true in .env, which does not count: said in the refusal

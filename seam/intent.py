@@ -6,7 +6,7 @@ them (`seam schema export`) and a test fails when the committed files drift from
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -176,25 +176,50 @@ class NarratePayload(_Strict):
 
     template: Literal["briefing", "health", "weekly_review", "status"]
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    since: date | None = Field(
+        default=None,
+        description="First day (UTC) of the range, inclusive; default: 1 day (briefing) or 7 days (weekly_review) "
+        "before `until`.",
+    )
+    until: date | None = Field(default=None, description="Last day (UTC) of the range, inclusive; default: today.")
+
+
+Column = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,31}$", description="A lowercase column name")]
+Dataset = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$",
+        description="A file inside the seam's data folder, e.g. eurusd.csv or fx/gbpusd.parquet",
+    ),
+]
 
 
 class QueryFilter(_Strict):
-    field: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,31}$")]
+    """One condition on a column or a derived field; its value reaches the engine as a parameter, never as text."""
+
+    field: Column
     op: Literal["==", "!=", "<", "<=", ">", ">=", "in"]
-    value: float | int | str | list[float | int | str]
+    value: float | int | Annotated[str, Field(max_length=64)] | list[float | int | Annotated[str, Field(max_length=64)]]
 
 
 class QueryAggregate(_Strict):
+    """One aggregate. `field` names a column or a derived field: return_pips (close - open; `sum` of it is the sum
+    of returns), range_pips (high - low); `count` needs none."""
+
     fn: Literal["count", "mean", "median", "min", "max", "sum", "stddev"]
-    field: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,31}$")] | None = None
+    field: Column | None = None
 
 
 class QueryPayload(_Strict):
     """A declarative lens over a dataset: filter, group_by, aggregates."""
 
-    dataset: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")]
+    dataset: Dataset
     filter: list[QueryFilter] = Field(default_factory=list, max_length=20)
-    group_by: list[Literal["session", "weekday", "hour", "month", "pair"]] = Field(default_factory=list, max_length=3)
+    group_by: list[Column] = Field(
+        default_factory=list,
+        max_length=3,
+        description="session (UTC: Asia 21-07, London 07-12, New York 12-21), weekday, hour, month, or a column",
+    )
     aggregates: list[QueryAggregate] = Field(min_length=1, max_length=20)
 
 
@@ -202,8 +227,10 @@ class HuntPayload(_Strict):
     """A registered hypothesis over a parameter grid; every variant is computed, none selected."""
 
     hypothesis: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,63}$")]
-    dataset: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")]
-    grid: dict[str, Annotated[list[float | int], Field(min_length=1, max_length=50)]] = Field(max_length=6)
+    dataset: Dataset
+    grid: dict[Column, Annotated[list[float | int], Field(min_length=1, max_length=50)]] = Field(
+        max_length=6, description="Parameter name -> values; every combination is one variant, in this order"
+    )
 
 
 class MemoryPayload(_Strict):
@@ -212,6 +239,12 @@ class MemoryPayload(_Strict):
     question: Literal["heartbeat_gaps", "connection_gaps", "approvals", "beads"]
     window: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,3}[mhdw]$", description="e.g. 30m, 24h, 7d, 2w")] = "24h"
     bead_type: Annotated[str, Field(pattern=r"^[A-Z_]{2,32}$")] | None = None
+    over_seconds: int = Field(
+        default=90,
+        ge=1,
+        le=86_400,
+        description="heartbeat_gaps: two consecutive HEARTBEAT beads further apart than this are a gap.",
+    )
 
 
 KIND_MODELS: dict[Kind, Any] = {

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from seam.handlers.base import HandlerContext
 from seam.intake import Claimant, file_away, original_name
 from seam.intake.files import NotOpened, OwnFiles, name_refusal, open_intent
 from seam.intent import Kind
+from seam.narrator import WordRefused, agent_strings, set_words
 from seam.respond import (
     LazySync,
     Outcome,
@@ -126,6 +128,7 @@ class Pipeline:
         self.registry = runtime.registry
         self.claimant = claimant
         self.own_files = OwnFiles(runtime.paths)
+        set_words(runtime.settings.narrator.words)  # the word guard reads its list from the settings
         self.clock = runtime.clock
         self.durable = True  # fsync each response file and its folder; False with `lazy_sync` (the daemon's)
         self.lazy_sync: LazySync | None = None
@@ -349,19 +352,18 @@ class Pipeline:
     def _finish_answer(self, p: Prepared, outcome: Outcome | None) -> Finished | None:
         if outcome is None:
             outcome = self._outcome_without_handler(p)
-        status = outcome.status
         # Everything that can be prepared outside the write transaction is: the transaction holds the
         # store's one write lock, so only the bead, the ledger row and the commit happen inside it.
         now = self.clock.now()
-        common = {
-            "generated_at": now.isoformat(timespec="seconds"),
-            "intent_name": p.key,
-            "kind": p.kind or "unknown",
-            "filed_as": f"intents/{'processed' if status.filed_as_success else 'failed'}/"
-            f"{original_name(p.claimed) if p.claimed else p.key}",
-            "sources": [],
-        }
-        body = render_body(outcome, common)
+        refusal: list[str] = []
+        try:
+            body = self._body(p, outcome, now)
+        except WordRefused as refused:  # INV: seam's own words never advise, claim a cause or rank
+            logger.error("%s: %s; answered failed instead", p.key, refused)
+            refusal = [str(refused)]
+            outcome = word_refused_outcome(refused, outcome.template)
+            body = self._body(p, outcome, now)
+        status = outcome.status
         bead_payload = {
             "event": "answered",
             "status": str(status),
@@ -370,7 +372,7 @@ class Pipeline:
             "response": "",
             "body_sha256": body_sha256(body),
             "ms": 0.0,
-            "problems": [str(x) for x in p.error.problems] if p.error else [],
+            "problems": [str(x) for x in p.error.problems] if p.error else refusal,
         }
         session_id = p.intent.envelope.session_id if p.intent else None
         with self._transaction() as tx:
@@ -419,6 +421,20 @@ class Pipeline:
         p.answer = Answer(status, name, text, bead.seq, ms)
         failpoint("after_commit")
         return self._complete(p)
+
+    def _body(self, p: Prepared, outcome: Outcome, now: datetime) -> str:
+        """The outcome's markdown body; the intent's id and payload text are the agent's own (echoed, unguarded)."""
+        status = outcome.status
+        common = {
+            "generated_at": now.isoformat(timespec="seconds"),
+            "intent_name": p.key,
+            "kind": p.kind or "unknown",
+            "filed_as": f"intents/{'processed' if status.filed_as_success else 'failed'}/"
+            f"{original_name(p.claimed) if p.claimed else p.key}",
+            "sources": [],
+            "echoed": [p.key, *(agent_strings(p.intent.payload_dict()) if p.intent else [])],
+        }
+        return render_body(outcome, common)
 
     def _complete(self, p: Prepared) -> Finished:
         """The committed answer's response file, then the filing: what a retry after a storage fault redoes."""
@@ -577,6 +593,21 @@ KIND_VALUES = frozenset(str(k) for k in Kind)
 
 def rejected_outcome(error: IntentError) -> Outcome:
     return Outcome(Status.REJECTED, "rejected", {"problems": [_plain(x) for x in error.problems]})
+
+
+def word_refused_outcome(refused: WordRefused, template: str) -> Outcome:
+    """The answer when the word guard refused a rendered body: `failed`, naming the guard and the word, never
+    the refused text. The intent is filed under failed/, so it may be sent again with the same id."""
+    return Outcome(
+        Status.FAILED,
+        "error",
+        {
+            "reason": f"The `{template}` response was not written: the narrator's word guard refused it.",
+            "what_to_do": "Nothing in the intent needs fixing; report this to the seam's maintainers "
+            "(the daemon log names the template). The intent may be sent again with the same id.",
+            "refused": {"guard": refused.guard, "word": refused.word, "template": template},
+        },
+    )
 
 
 def _plain(problem: Problem) -> dict[str, str]:

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from seam.faults import failpoint
+from seam.narrator import ENV as _env
+from seam.narrator import render as _render
 from seam.paths import fsync_dir, write_atomic
 
 __all__ = [
@@ -78,16 +79,6 @@ class Outcome:
     title: str = ""
 
 
-_env = Environment(
-    loader=PackageLoader("seam", "templates"),
-    undefined=StrictUndefined,
-    autoescape=False,
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
 def warm_templates() -> int:
     """Compile every template now (at the daemon's start), so no intent pays for it: a halt's first answer
     waited on its template's compilation. Returns how many there are."""
@@ -98,12 +89,15 @@ def warm_templates() -> int:
 
 
 def render_template(name: str, context: Mapping[str, Any]) -> str:
-    """Render one named template (`alert` reads seam/templates/alert.md.j2) with these facts."""
-    return _env.get_template(f"{name}.md.j2").render(context).strip() + "\n"
+    """Render one named template (`alert` reads seam/templates/alert.md.j2) with these facts, through the
+    narrator: its word guard refuses (WordRefused) an output whose own words advise, claim a cause or rank."""
+    return _render(name, context)
 
 
 def render_body(outcome: Outcome, common: Mapping[str, Any]) -> str:
-    return render_template(outcome.template, {**common, **outcome.context})
+    """An outcome's body; `common["echoed"]` may name the agent's own strings (the intent's id and payload
+    text), which are echoed as they came and not read by the word guard."""
+    return _render(outcome.template, {**common, **outcome.context}, echoed=common.get("echoed", ()))
 
 
 def render_response(
@@ -135,12 +129,15 @@ def mark_replay(stored: str, *, replay_bead: int, replayed_at: datetime, intent_
         return stored
     front, body = split
     end = stored.find("\n---\n", 4)
-    note = _env.get_template("replay.md.j2").render(
-        answered_at=front.get("at"),
-        answer_bead=front.get("bead"),
-        replayed_at=replayed_at.isoformat(timespec="milliseconds"),
-        replay_bead=replay_bead,
-        intent_file=intent_file,
+    note = _render(
+        "replay",
+        {
+            "answered_at": front.get("at"),
+            "answer_bead": front.get("bead"),
+            "replayed_at": replayed_at.isoformat(timespec="milliseconds"),
+            "replay_bead": replay_bead,
+            "intent_file": intent_file,
+        },
     )
     mark = (
         f"replay_of: {int(front.get('bead', 0))}\n"

@@ -84,7 +84,7 @@ class Registry:
 
 def default_registry(**_: Any) -> Registry:
     """Every kind, routed. Kinds whose handler has not landed answer `failed`, "not available yet"."""
-    from seam.handlers import approval, broker, system, unavailable
+    from seam.handlers import approval, broker, narrate, research, system
 
     registry = Registry()
     registry.register(Kind.HALT, system.handle_halt, lane=Lane.PRIORITY)
@@ -97,7 +97,9 @@ def default_registry(**_: Any) -> Registry:
     registry.register(Kind.SIGNAL, approval.handle_signal, needs_broker=True)
     registry.register(Kind.CLOSE, approval.handle_close, needs_broker=True)
     registry.register(Kind.APPROVE, approval.handle_approve, presented=approval.spend_presented_code, needs_broker=True)
-    for kind in (Kind.NARRATE, Kind.QUERY, Kind.HUNT, Kind.MEMORY):
-        registry.register(kind, unavailable.handle_not_available)
+    registry.register(Kind.QUERY, research.handle_query, read_only=True)
+    registry.register(Kind.HUNT, research.handle_hunt)
+    registry.register(Kind.NARRATE, narrate.handle_narrate, read_only=True)
+    registry.register(Kind.MEMORY, narrate.handle_memory, read_only=True)
     registry.check_complete()
     return registry

@@ -9,7 +9,9 @@ and a standby takes over when the owner dies. `owns_broker()` says which this pr
 The daemon, the CLI, the demo and the MCP server start from here, and so do the tests' harnesses;
 no other module constructs a `BrokerService` or an `ApprovalService` (a test keeps it so). The mode picks
 the broker implementation once, here (through `open_broker`); LIVE without IBKR_ALLOW_LIVE=true stops
-the start. Later steps add the monitor, the narrator, research and Telegram as attributes of their own.
+the start. Every process has one `alerts` sink (bundled, throttled); a daemon with a broker service also
+runs the heartbeat (seam/monitor/), which beats whether this daemon owns the broker or stands by.
+Later steps add the narrator, research and Telegram as attributes of their own.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from seam.broker.types import Mode
 from seam.clock import Clock, SystemClock
 from seam.config import LoadedConfig, Secrets, Settings
 from seam.errors import ConfigError
+from seam.monitor.alerts import AlertSink
+from seam.monitor.heartbeat import Heartbeat
 from seam.paths import SeamPaths
 from seam.route import Registry, default_registry
 from seam.store import Store
@@ -48,6 +52,7 @@ Sleep = Callable[[float], Awaitable[None]]
 PRIORITY_WORKERS = 2
 BLOCKING_THREADS = 3  # threads for the normal lane's blocking steps (file IO, SQLite)
 LANES = ("intake", "priority", "normal")
+ALERT_FLUSH_SECONDS = 5.0  # held alerts go out this often: alerts raised within it form one bundle
 
 
 class Lanes:
@@ -95,6 +100,8 @@ class Runtime:
     broker: BrokerService | None
     approval: ApprovalService | None
     lanes: Lanes
+    alerts: AlertSink
+    heartbeat: Heartbeat | None
 
     def __init__(
         self,
@@ -106,6 +113,8 @@ class Runtime:
         registry: Registry,
         broker: BrokerService | None,
         approval: ApprovalService | None,
+        alerts: AlertSink | None = None,
+        sleep: Sleep | None = None,
     ) -> None:
         self.paths = paths
         self._settings = config.settings
@@ -119,8 +128,25 @@ class Runtime:
         # the mode this process started in; a reload may change much, never this
         self.mode_lock = ModeLock(Mode(config.settings.broker.mode))
         owner = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
+        self.daemon_id = owner
         self.lease: LeaseKeeper | None = LeaseKeeper(store, clock, owner) if broker is not None else None
         self._lease_task: asyncio.Task[None] | None = None
+        self._sleep = sleep or asyncio.sleep
+        self.alerts = alerts or _alert_sink(paths, config.settings, clock, store)
+        self.heartbeat = None
+        if broker is not None:
+            self.heartbeat = Heartbeat(
+                store=store,
+                clock=clock,
+                settings=lambda: self.settings,
+                daemon=owner,
+                broker=lambda: self.broker if self.owns_broker() else None,
+                alerts=self.alerts,
+                blocking=self.lanes.offload("normal"),
+                sleep=self._sleep,
+                role=lambda: "owner of the broker" if self.owns_broker() else "standing by",
+            )
+        self._monitor_tasks: list[asyncio.Task[None]] = []
         self._timers = True
         self._started = False
 
@@ -157,10 +183,11 @@ class Runtime:
         registry.check_complete()
         paths.protect()  # INV: the store, the configuration and the secrets are the owner's alone (0600, 0700)
         store = Store(paths.db, synchronous=settings.beads.synchronous, clock=clock)
+        alerts = _alert_sink(paths, settings, clock, store)
         try:
             broker_service = approval_service = None
             if broker:
-                broker_service = cls._broker_service(paths, config, clock, store, broker_client, sleep)
+                broker_service = cls._broker_service(paths, config, clock, store, broker_client, sleep, alerts)
                 if approval:
                     if channels is None:
                         channels = [] if settings.approval.strict else [console_channel()]
@@ -170,7 +197,15 @@ class Runtime:
             store.close()
             raise
         runtime = cls(
-            paths, config, clock=clock, store=store, registry=registry, broker=broker_service, approval=approval_service
+            paths,
+            config,
+            clock=clock,
+            store=store,
+            registry=registry,
+            broker=broker_service,
+            approval=approval_service,
+            alerts=alerts,
+            sleep=sleep,
         )
         if broker_service is not None:
             broker_service.settings_now = lambda: runtime.settings
@@ -186,6 +221,7 @@ class Runtime:
         store: Store,
         client: BrokerClient | None,
         sleep: Sleep | None,
+        alerts: AlertSink,
     ) -> BrokerService:
         holder: list[BrokerService] = []
 
@@ -203,6 +239,7 @@ class Runtime:
             paths=paths,
             clock=clock,
             sleep=sleep or asyncio.sleep,
+            alerts=alerts,
         )
         holder.append(service)
         return service
@@ -240,7 +277,22 @@ class Runtime:
                 holder.owner if holder else "?",
             )
         if timers:
-            self._lease_task = asyncio.get_running_loop().create_task(self._keep_lease())
+            loop = asyncio.get_running_loop()
+            self._lease_task = loop.create_task(self._keep_lease())
+            assert self.heartbeat is not None
+            await self.heartbeat.beat_logged()  # the first beat before any intent: `status` has a state at once
+            self._monitor_tasks = [
+                loop.create_task(self.heartbeat.run(first=False)),
+                loop.create_task(self._flush_alerts()),
+            ]
+
+    async def _flush_alerts(self) -> None:
+        while True:
+            await self._sleep(ALERT_FLUSH_SECONDS)
+            try:
+                await self.lanes.run("normal", self.alerts.flush)
+            except Exception:  # a busy store: the held alerts wait for the next flush
+                logger.exception("alerts: the flush failed; the held alerts go with the next one")
 
     async def _keep_lease(self) -> None:
         assert self.broker is not None and self.lease is not None
@@ -259,6 +311,13 @@ class Runtime:
 
     async def stop(self) -> None:
         self._started = False
+        tasks, self._monitor_tasks = self._monitor_tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks and self.heartbeat is not None:
+            await self.heartbeat.stopped()
+        await self.lanes.run("normal", self.alerts.flush)  # nothing held is lost at a stop
         if self._lease_task is not None:
             self._lease_task.cancel()
             await asyncio.gather(self._lease_task, return_exceptions=True)
@@ -279,3 +338,13 @@ class Runtime:
         self._settings = config.settings
         logger.info("configuration reloaded from %s", self.paths.config_file)
         return self._settings
+
+
+def _alert_sink(paths: SeamPaths, settings: Settings, clock: Clock, store: Store) -> AlertSink:
+    return AlertSink(
+        store,
+        paths.responses / "alerts",
+        clock,
+        bundle_minutes=settings.alerts.bundle_minutes,
+        max_per_minute=settings.alerts.max_per_minute,
+    )

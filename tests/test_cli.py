@@ -63,7 +63,7 @@ def test_submit_reads_standard_input(live_seam):
 
 def test_submit_exits_1_when_the_response_is_failed(live_seam, tmp_path):
     intent = tmp_path / "a.yaml"
-    intent.write_text(intent_text("narrate-1", "narrate", "{template: briefing}"))
+    intent.write_text(intent_text("cancel-1", "cancel", "{order_id: no-such-order}"))
     result = seam_cli("submit", str(intent), "--seam", str(live_seam.root), "--timeout", "10")
     assert result.returncode == 1
     assert "status: failed" in result.stdout

@@ -11,6 +11,7 @@ from pathlib import Path
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 
+from seam.handlers import unavailable
 from seam.intent import Kind
 from seam.paths import SeamPaths
 from seam.respond import Outcome, Status
@@ -158,16 +159,21 @@ def test_same_id_different_payload_is_a_conflict_and_the_first_response_stays(ru
 
 
 def test_a_failed_intent_may_be_retried_with_the_same_id(running, seam_paths):
-    drop(seam_paths, "r1.yaml", intent_text("retry-me", "narrate", "{template: briefing}"))
+    # a cancel of an order the broker does not have fails (nothing the intent could fix): the id stays free
+    drop(seam_paths, "r1.yaml", intent_text("retry-me", "cancel", "{order_id: no-such-order}"))
     assert wait_response(seam_paths, "retry-me")["status"] == "failed"
-    drop(seam_paths, "r2.yaml", intent_text("retry-me", "narrate", "{template: briefing}"))
+    drop(seam_paths, "r2.yaml", intent_text("retry-me", "cancel", "{order_id: no-such-order}"))
     wait_for(lambda: len(answered_beads(seam_paths, "retry-me")) == 2, what="second run")
-    assert "not available yet" in wait_response(seam_paths, "retry-me")["body"].lower()
+    assert "no order no-such-order at the broker" in wait_response(seam_paths, "retry-me")["body"].lower()
 
 
-def test_a_kind_whose_handler_has_not_landed_says_so_and_fails(running, seam_paths):
-    drop(seam_paths, "q.yaml", intent_text("q-1", "memory", "{question: approvals}"))
-    front = wait_response(seam_paths, "q-1")
+def test_a_kind_whose_handler_has_not_landed_says_so_and_fails(seam_paths):
+    # an embedder's registry may route a kind to the not-available handler: the answer says so, plainly
+    registry = default_registry()
+    registry.replace(Kind.MEMORY, unavailable.handle_not_available)
+    with DaemonThread(seam_paths, registry=registry):
+        drop(seam_paths, "q.yaml", intent_text("q-1", "memory", "{question: approvals}"))
+        front = wait_response(seam_paths, "q-1")
     assert front["status"] == "failed"
     assert "not part of this release" in front["body"]
 

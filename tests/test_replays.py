@@ -110,11 +110,11 @@ def test_a_rejected_response_says_to_fix_it_and_that_unchanged_it_is_rejected_ag
 
 
 def test_a_failed_intent_says_it_may_be_retried_with_the_same_id_and_the_retry_is_no_replay(running, seam_paths):
-    drop(seam_paths, "n1.yaml", intent_text("later", "narrate", "{template: briefing}"))
+    drop(seam_paths, "n1.yaml", intent_text("later", "cancel", "{order_id: no-such-order}"))
     first = wait_response(seam_paths, "later")
     assert first["status"] == "failed"
-    assert "a failed intent does not keep its id, so it may be retried with the same id" in first["body"]
-    drop(seam_paths, "n2.yaml", intent_text("later", "narrate", "{template: briefing}"))
+    assert "Retry with the same id once the cause is cleared" in first["body"]
+    drop(seam_paths, "n2.yaml", intent_text("later", "cancel", "{order_id: no-such-order}"))
     wait_for(lambda: _answered(seam_paths, "later") == 2, what="the retry run")
     wait_for(lambda: (seam_paths.failed / "n2.yaml").exists(), what="the retry filed")
     again = wait_response(seam_paths, "later")

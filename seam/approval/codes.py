@@ -16,12 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from seam.alerts import Alert, AlertSink
 from seam.approval import proposals
 from seam.approval.keys import CodeKey
 from seam.approval.proposals import Proposal
 from seam.broker.lifecycle import Lifecycle, PositionState
 from seam.errors import GuardViolation
+from seam.monitor.alerts import Alert, AlertSink
 from seam.store import ProposalStatus, Store
 from seam.store.flags import ApprovalsLock
 

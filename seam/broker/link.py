@@ -15,13 +15,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from seam.alerts import Alert, AlertSink
 from seam.blocking import Offload, in_default_pool
 from seam.broker.client import BrokerClient
 from seam.broker.guards import check_link
 from seam.broker.guards import mask_account as _mask
 from seam.broker.types import LinkInfo, LinkState
 from seam.errors import BrokerUnavailable, GuardViolation
+from seam.monitor.alerts import Alert, AlertSink
 from seam.store import Store
 
 __all__ = ["LinkSupervisor"]

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from seam.alerts import Alert, AlertSink
 from seam.blocking import Offload, in_default_pool
 from seam.broker.client import BrokerClient
 from seam.broker.guards import ModeLock, check_link, check_live_allowed, default_port
@@ -25,14 +24,25 @@ from seam.broker.lifecycle import OPEN_AT_BROKER, Lifecycle
 from seam.broker.lifecycle import PositionState as S
 from seam.broker.link import LinkSupervisor, Sleep
 from seam.broker.reconcile import Reconciliation, compare, explain
-from seam.broker.types import AccountSnapshot, BracketRequest, LinkState, Mode, Order, OrderRequest, Position
+from seam.broker.types import (
+    AccountSnapshot,
+    BracketRequest,
+    Fill,
+    LinkState,
+    Mode,
+    Order,
+    OrderRequest,
+    Position,
+    Quote,
+)
 from seam.clock import Clock
 from seam.config import Secrets, Settings
 from seam.errors import BrokerError, BrokerUnavailable, GuardViolation
+from seam.monitor.alerts import Alert, AlertSink
 from seam.paths import SeamPaths
 from seam.store import PublishedLink, Store
 
-__all__ = ["ApprovalHook", "BrokerService", "TokenBucket", "open_broker"]
+__all__ = ["ApprovalHook", "BrokerActivity", "BrokerService", "TokenBucket", "open_broker"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +110,16 @@ class TokenBucket:
         return delay
 
 
+@dataclasses.dataclass
+class BrokerActivity:
+    """When the broker last told this service something: the heartbeat's semantic checks read these."""
+
+    order_status: datetime | None = None  # an order update, or a read of the working orders
+    fill: datetime | None = None
+    market_data: datetime | None = None  # a quote received
+    reconciled: datetime | None = None
+
+
 class BrokerService:
     def __init__(
         self,
@@ -113,6 +133,7 @@ class BrokerService:
         sleep: Sleep = asyncio.sleep,
         approval_hook: ApprovalHook = no_approval_service,
         offload: Offload = in_default_pool,
+        alerts: AlertSink | None = None,
     ) -> None:
         self.broker = broker
         self.offload = offload  # beads, flags and alerts are blocking writes: never on the loop's thread
@@ -125,7 +146,9 @@ class BrokerService:
         self.settings_now: Callable[[], Settings] = lambda: self.settings
         self.port = settings.broker.port or default_port(self.mode)
         self.configured_account = secrets.ib_account.get_secret_value() if secrets.ib_account else None
-        self.alerts = AlertSink(store, paths.responses / "alerts", clock)
+        self.alerts = alerts or AlertSink(store, paths.responses / "alerts", clock)
+        self.activity = BrokerActivity()
+        broker.subscribe(self._note_event)
         self.lifecycle = Lifecycle(
             store, clock, stall_after=timedelta(minutes=settings.broker.stall_minutes), mode=str(self.mode)
         )
@@ -280,6 +303,12 @@ class BrokerService:
         await self.offload(self.store.flags.publish_link, link, self.store.last_seq())
         self._published, self._published_at = link, now
 
+    def _note_event(self, event: Order | Fill) -> None:
+        now = self.clock.now()
+        self.activity.order_status = now
+        if isinstance(event, Fill):
+            self.activity.fill = now
+
     # -- reads ------------------------------------------------------------------------------------
 
     def link_state(self) -> str:
@@ -306,7 +335,16 @@ class BrokerService:
 
     async def open_orders(self) -> list[Order]:
         self._require_link()
-        return await self.broker.open_orders()
+        orders = await self.broker.open_orders()
+        self.activity.order_status = self.clock.now()
+        return orders
+
+    async def quote(self, pair: str) -> Quote:
+        """A quote, noted as market data received (the heartbeat asks for one each beat)."""
+        self._require_link()
+        quote = await self.broker.quote(pair)
+        self.activity.market_data = self.clock.now()
+        return quote
 
     async def summaries(self) -> dict[str, str]:
         """One-line facts for `status`; never raises (the link may be down)."""
@@ -368,6 +406,7 @@ class BrokerService:
         records = await self.offload(self.lifecycle.all)
         result = compare(records, positions, orders, {r.id for r in records})
         self.last_reconciliation = result
+        self.activity.order_status = self.activity.reconciled = self.clock.now()
         why = explain(records, str(self.mode), self.started_at) if result.drift else []
         payload = {
             "trigger": trigger,

@@ -1,7 +1,7 @@
 """The `seam` command: a parser built from one module per command group, and the map from errors to exit codes.
 
-Commands: init, watch, submit, status, halt, validate, schema, beads, config, broker, approvals, approve, resume, demo,
-mcp.
+Commands: init, watch, submit, status, health, heartbeat-check, halt, validate, schema, beads, config, broker,
+approvals, approve, resume, runbook, service, data, hunt, demo, mcp.
 
 Every command takes `--seam DIR` (or the environment variable SEAM_ROOT; default: the current
 folder). Exit codes: 0 success, 1 the thing asked about is not ok (invalid intent, rejected or
@@ -14,7 +14,24 @@ import argparse
 from collections.abc import Callable, Sequence
 
 from seam import __version__
-from seam.cli import approvals, beads, broker, config, demo, halt, init, intents, mcp, status, watch
+from seam.cli import (
+    approvals,
+    beads,
+    broker,
+    config,
+    data,
+    demo,
+    halt,
+    health,
+    hunt,
+    init,
+    intents,
+    mcp,
+    runbook,
+    service,
+    status,
+    watch,
+)
 from seam.cli.common import EXIT_NOT_OK, EXIT_TIMEOUT, EXIT_USAGE, Subparsers, err
 from seam.errors import ConfigError, GuardViolation, ResponseTimeout, SeamError
 
@@ -26,6 +43,8 @@ COMMANDS: tuple[Callable[[Subparsers, argparse.ArgumentParser], None], ...] = (
     watch.add_watch,
     intents.add_submit,
     status.add_status,
+    health.add_health,
+    health.add_heartbeat_check,
     halt.add_halt,
     intents.add_validate,
     intents.add_schema,
@@ -35,6 +54,10 @@ COMMANDS: tuple[Callable[[Subparsers, argparse.ArgumentParser], None], ...] = (
     approvals.add_approvals,
     approvals.add_approve,
     approvals.add_resume,
+    runbook.add_runbook,
+    service.add_service,
+    data.add_data,
+    hunt.add_hunt,
     demo.add_demo,
     mcp.add_mcp,
 )

@@ -217,7 +217,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
         if state is None:
             out.print("The halt flag is off; nothing to clear.")
             return EXIT_OK
-        out.print(f"HALT is on since {state.at}: {state.reason}")
+        from seam.monitor.health import halt_cause
+
+        out.print(f"HALT is on since {state.at}: {state.reason}", markup=False)
+        for line in halt_cause(store, state):  # what set it: the HALT bead, and a reconciliation's differences
+            out.print(line, markup=False)
         if not _confirmed("Clear the halt and allow capital actions again?"):
             out.print("Halt left on.")
             return EXIT_NOT_OK

@@ -94,6 +94,7 @@ class Story:
         self._trade(PLANS[1])
         self._restart()
         self._trade(PLANS[2], disconnect=self.mode == "paper")
+        self._show_heartbeat()
         self._halt_drill()
         self.out.section("Stopping the daemon")
         self._stop_daemon()
@@ -286,6 +287,18 @@ class Story:
             f"Lifecycle of {position}: {path} (each step a POSITION bead). Entry filled at "
             f"{entry_fill}; the stop and the target now work at the broker."
         )
+
+    def _show_heartbeat(self) -> None:
+        from seam.monitor.health import read_health
+
+        self.out.section("The heartbeat")
+        health = read_health(self.store, self.clock)
+        self.out.say(
+            f"The daemon beats every 30 s ± 5 s, each beat a HEARTBEAT bead (`seam health` shows the latest): "
+            f"{health.state}, {health.detail}."
+        )
+        for name, check in health.checks.items():
+            self.out.plain(f"  {name}: {check.get('state', '?')} — {check.get('detail', '')}")
 
     def _last_bead(self, type_: str, *, intent_id: str) -> dict[str, Any]:
         beads = self.store.beads(type_=type_, intent_id=intent_id)

@@ -45,6 +45,8 @@ async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
         cancelled = "none: no broker is attached"
     else:
         cancelled = await broker.cancel_all_working_orders(reason=f"halt {intent.id}", offload=ctx.blocking)
+    if not was_halted:
+        await ctx.blocking(_alert_halt, ctx, halt.reason, halt.bead, cancelled)
     return Outcome(
         Status.OK,
         "halt",
@@ -57,6 +59,14 @@ async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
         },
         title="HALT",
     )
+
+
+def _alert_halt(ctx: HandlerContext, reason: str, bead: int, cancelled: str) -> None:
+    from seam.monitor.alerts import Alert, AlertSink
+
+    sink = ctx.broker.alerts if ctx.broker is not None else None
+    sink = sink or AlertSink(ctx.store, ctx.paths.responses / "alerts", ctx.clock)
+    sink.raise_alert(Alert("HALT_ON", reason, {"halt bead": bead, "working orders cancelled": cancelled}))
 
 
 NO_BROKER_LINK = "unknown (no daemon has published it)"
@@ -113,7 +123,7 @@ def status_facts(
         "configured_mode": configured_mode(configured, mode_source),
         "mode_difference": mode_difference(running, configured, mode_source),
         "broker_link": facts.get("link") or _published_link(published, daemons),
-        "heartbeat": "not running (monitoring arrives in a later release)",
+        "heartbeat": _heartbeat(ctx),
         "halt": f"ON since {halt.at}: {halt.reason}" if halt else "off",
         "queue": depth,
         "daemons": len(daemons),
@@ -124,6 +134,12 @@ def status_facts(
         "beads": last,
         "sources": [f"bead {last}"] if last else [],
     }
+
+
+def _heartbeat(ctx: HandlerContext) -> str:
+    from seam.monitor.health import read_health
+
+    return read_health(ctx.store, ctx.clock).line()
 
 
 def broker_owner(lease: BrokerLease | None, now: datetime) -> str:

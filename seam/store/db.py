@@ -132,6 +132,26 @@ MIGRATIONS: tuple[Migration, ...] = (
             UPDATE ledger_counts SET n = n - 1 WHERE status = OLD.status; END""",
         ),
     ),
+    # Telegram (seam/monitor/telegram.py): the outbox delivers in `seq` order and survives a restart; a row turns
+    # `delivered` in the same statement that records Telegram's message id. Buttons are opaque single-use nonces,
+    # each bound to a proposal's terms (bound_hash) and an expiry; the poll offset says which updates were handled.
+    # No chat id, token or approval code is kept here: they come from the environment or live in memory only.
+    (
+        6,
+        "telegram: the delivery outbox, Approve / Reject button nonces, the getUpdates offset",
+        (
+            """CREATE TABLE IF NOT EXISTS telegram_outbox (
+            seq INTEGER PRIMARY KEY, key TEXT UNIQUE, method TEXT NOT NULL, body TEXT NOT NULL,
+            state TEXT NOT NULL, tries INTEGER NOT NULL DEFAULT 0, message_id INTEGER,
+            detail TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS telegram_outbox_state ON telegram_outbox(state, seq)",
+            """CREATE TABLE IF NOT EXISTS telegram_buttons (
+            nonce TEXT PRIMARY KEY, offer INTEGER NOT NULL, proposal_id TEXT NOT NULL, decision TEXT NOT NULL,
+            bound_hash TEXT NOT NULL, expires_at TEXT NOT NULL, used_at TEXT, outcome TEXT)""",
+            "CREATE INDEX IF NOT EXISTS telegram_buttons_offer ON telegram_buttons(offer)",
+            "CREATE TABLE IF NOT EXISTS telegram_poll (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

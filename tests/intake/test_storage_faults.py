@@ -248,7 +248,7 @@ def test_a_daemon_killed_between_the_commit_and_the_response_leaves_one_answer_a
 ) -> None:
     first = DaemonProcess(paths, env={"SEAM_FAILPOINTS": "after_commit=hang"})
     try:
-        drop(paths, "f.yaml", intent_text("killed-1", "memory", "{question: approvals}"))  # answered `failed`
+        drop(paths, "f.yaml", intent_text("killed-1", "cancel", "{order_id: no-such-order}"))  # answered `failed`
         wait_for(lambda: "failpoint after_commit reached" in first.output(), what="the commit")
     finally:
         first.kill()  # SIGKILL between the commit and the response
@@ -286,9 +286,9 @@ def test_after_a_restart_a_rejected_intent_whose_response_was_never_written_is_n
 
 def test_a_new_file_with_a_failed_intents_id_is_still_retried(paths: SeamPaths) -> None:
     with DaemonThread(paths):
-        drop(paths, "n1.yaml", intent_text("again-1", "memory", "{question: approvals}"))
+        drop(paths, "n1.yaml", intent_text("again-1", "cancel", "{order_id: no-such-order}"))
         wait_for((paths.failed / "n1.yaml").exists, what="first filed")
-        drop(paths, "n2.yaml", intent_text("again-1", "memory", "{question: approvals}"))
+        drop(paths, "n2.yaml", intent_text("again-1", "cancel", "{order_id: no-such-order}"))
         wait_for((paths.failed / "n2.yaml").exists, what="second filed")
     assert _events(paths, "again-1", "answered") == 2
 

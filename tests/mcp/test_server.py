@@ -221,19 +221,22 @@ async def test_a_wrong_field_is_a_tool_error_naming_it_and_nothing_is_written(tm
         assert "aggregates" not in text_of(listed)
 
 
-async def test_kinds_without_a_handler_pass_the_not_available_answer_through(tmp_path: Path) -> None:
-    calls = {
-        "narrate": {"template": "briefing"},
-        "query": {"dataset": "bars.csv", "aggregates": [{"fn": "count"}]},
-        "hunt": {"hypothesis": "session_breakout", "dataset": "bars.csv", "grid": {"n": [1, 2]}},
-        "memory": {"question": "heartbeat_gaps"},
-    }
+async def test_research_tools_answer_through_the_seam_and_a_rejection_reaches_the_model_as_an_error(
+    tmp_path: Path,
+) -> None:
     async with served(tmp_path / "seam") as desk:
-        for name, arguments in calls.items():
+        for name, arguments in {"narrate": {"template": "briefing"}, "memory": {"question": "heartbeat_gaps"}}.items():
             result = await desk.call(name, arguments)
+            assert not result.is_error and result.structured_content is not None, name
+            assert result.structured_content["status"] == "ok", name
+        for name, arguments in {
+            "query": {"dataset": "bars.csv", "aggregates": [{"fn": "count"}]},
+            "hunt": {"hypothesis": "ma_cross", "dataset": "bars.csv", "grid": {"fast": [5], "slow": [20]}},
+        }.items():
+            result = await desk.call(name, arguments)  # no such dataset in the seam's data folder
             assert result.is_error and result.structured_content is not None, name
-            assert result.structured_content["status"] == "failed", name
-            assert "not available yet" in text_of(result).lower(), name
+            assert result.structured_content["status"] == "rejected", name
+            assert "bars.csv" in text_of(result), name
 
 
 async def test_approval_needs_the_human_code_and_no_output_ever_carries_it(
@@ -294,8 +297,9 @@ async def test_resources_serve_responses_schemas_status_runbooks_and_pending(tmp
         assert status["mcp_daemon"] == "in-process" and "runs the seam's daemon itself" in status["mcp"]
         assert status["mode"] == "MOCK" and status["daemons"] == 1
         assert json.loads(await desk.read("seam://proposals/pending")) == {"pending": [], "count": 0}
+        assert "# RB-004 — Emergency halt" in await desk.read("seam://runbooks/RB-004")
         for uri, words in (
-            ("seam://runbooks/RB-004", "no runbook RB-004 yet"),
+            ("seam://runbooks/RB-099", "no runbook RB-099 yet"),
             ("seam://responses/never-sent", "no response never-sent yet"),
             ("seam://schemas/nonsense", "no schema 'nonsense'"),
         ):

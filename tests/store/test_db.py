@@ -23,6 +23,9 @@ ALL_TABLES = {
     "lifecycle",
     "submissions",
     "ledger_counts",
+    "telegram_outbox",
+    "telegram_buttons",
+    "telegram_poll",
 }
 
 
