@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import signal
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -36,7 +38,7 @@ from seam.respond import LazySync, Outcome, warm_templates
 from seam.route import Registry
 from seam.runtime import PRIORITY_WORKERS, Runtime
 
-__all__ = ["Daemon", "RunSummary", "install_signal_handlers"]
+__all__ = ["Daemon", "HaltLane", "RunSummary", "install_signal_handlers"]
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +117,8 @@ class Daemon:
         self.pipeline.durable = False
         self.pipeline.lazy_sync = self.lazy_sync
         self.summary = RunSummary()
+        self.halt_lane = HaltLane(self)
+        self.intake.priority_direct = self.halt_lane.submit
         self._attempts: dict[Path, _Attempt] = {}  # claimed files waiting out a storage fault
         self.stopping = asyncio.Event()
         self.started = asyncio.Event()
@@ -138,6 +142,7 @@ class Daemon:
         tasks: list[asyncio.Task[None]] = []
         try:
             await self.runtime.lanes.run("priority", warm_templates)  # a halt never waits for a template to compile
+            self.halt_lane.start(asyncio.get_running_loop())
             self.lazy_sync.start()
             await self.runtime.start()
             tasks = [asyncio.create_task(self._worker(self.intake.next_normal, "normal")) for _ in range(concurrency)]
@@ -166,6 +171,7 @@ class Daemon:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self.intake.stop_watching()
+            await asyncio.to_thread(self.halt_lane.stop)
             await asyncio.to_thread(self.lazy_sync.stop)
             await self.runtime.stop()
             self.claimant.close()
@@ -187,6 +193,17 @@ class Daemon:
             finally:
                 self.intake.done(lane, job)
 
+    def _halt_done(self, attempt: _Attempt, finished: Finished | None, fault: BaseException | None) -> None:
+        """On the loop: a job of the halt lane has ended (answered, given up on, or waiting out a fault)."""
+        job: Job = (attempt.claimed, "")
+        try:
+            if fault is not None:
+                self._wait_out(attempt, "halt", fault)
+            else:
+                self._after(job, attempt, finished)
+        finally:
+            self.intake.done("priority", job)
+
     def _claim_and_prepare(self, attempt: _Attempt) -> Prepared | None:
         """One trip to the thread pool: claim (unless already claimed), then read, validate, decide."""
         if attempt.claimed is None:
@@ -197,21 +214,32 @@ class Daemon:
         return self.pipeline.prepare(attempt.claimed, started=attempt.started)
 
     async def _process(self, job: Job, lane: str) -> None:
-        claimed, name = job
-        attempt = self._attempts.pop(claimed, None) if claimed is not None else None
-        if attempt is None:
-            attempt = _Attempt(name, time.perf_counter(), claimed)
+        attempt = self._attempt_for(job)
         try:
             finished = await self._advance(attempt, lane)
         except Exception as exc:
             if not is_storage_fault(exc):
                 raise
-            # A full or failing disk: not the intent's fault. It waits in processing/ (or, not yet
-            # claimed, in incoming/) with what it has done, and this daemon takes it up again later.
-            if attempt.claimed is not None:
-                self._attempts[attempt.claimed] = attempt
-            self.intake.retry_later((attempt.claimed, "" if attempt.claimed else name), lane, exc, attempt.step())
+            self._wait_out(attempt, lane, exc)
             return
+        self._after(job, attempt, finished)
+
+    def _attempt_for(self, job: Job) -> _Attempt:
+        claimed, name = job
+        attempt = self._attempts.pop(claimed, None) if claimed is not None else None
+        return attempt if attempt is not None else _Attempt(name, time.perf_counter(), claimed)
+
+    def _wait_out(self, attempt: _Attempt, lane: str, exc: BaseException) -> None:
+        """A full or failing disk: not the intent's fault. It waits in processing/ (or, not yet claimed, in
+        incoming/) with what it has done, and this daemon takes it up again later (a halt: on the loop's
+        priority workers)."""
+        if attempt.claimed is not None:
+            self._attempts[attempt.claimed] = attempt
+        job = (attempt.claimed, "" if attempt.claimed else attempt.name)
+        self.intake.retry_later(job, "priority" if lane == "halt" else lane, exc, attempt.step())
+
+    def _after(self, job: Job, attempt: _Attempt, finished: Finished | None) -> None:
+        claimed, _ = job
         self.intake.retried(job)
         if attempt.claimed is not None and attempt.claimed != claimed:
             self.intake.retried((attempt.claimed, ""))
@@ -258,6 +286,71 @@ class Daemon:
             return
         self.intake.handed_back(back.name)
         logger.info("intent %s kind=%s left for the daemon that owns the broker", prepared.key, prepared.kind)
+
+
+class HaltLane:
+    """The halt lane: one plain thread, with an event loop of its own, that takes a halt from the moment the
+    priority watch claims its file to its response: validate, the flag and its beads, the answer, the response
+    file. No step waits for the daemon's event loop or its thread pools, which a backlog of ordinary intents keeps
+    busy; its store writes go first at the write lock (a priority thread). The one step that is the loop's,
+    cancelling the broker's working orders, is handed to it and waited for a bounded time (the halt handler)."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+        self._jobs: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._home: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+
+    def start(self, home: asyncio.AbstractEventLoop) -> None:
+        self._home = home
+        self._thread = threading.Thread(target=self._run, name="seam-halt-lane", daemon=True)
+        self._thread.start()
+        self._ready.wait(5)
+
+    def submit(self, claimed: Path) -> None:
+        """From any thread: a claimed file of a priority kind, to be carried out now."""
+        self._jobs.put(claimed)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Let the halt in hand finish (within `timeout`), then end the thread; files still queued stay in
+        processing/ and are adopted at the next start."""
+        if self._thread is None:
+            return
+        self._jobs.put(None)
+        self._thread.join(timeout)
+        self._thread = None
+
+    def _run(self) -> None:
+        store = self._daemon.store
+        store.mark_priority_thread()
+        loop = asyncio.new_event_loop()
+        try:
+            store.last_seq()  # this thread's store connection is opened now, not by the first halt
+            self._ready.set()
+            while (claimed := self._jobs.get()) is not None:
+                self._one(loop, claimed)
+        finally:
+            self._ready.set()
+            loop.close()
+
+    def _one(self, loop: asyncio.AbstractEventLoop, claimed: Path) -> None:
+        daemon = self._daemon
+        attempt = _Attempt(claimed.name, time.perf_counter(), claimed)
+        finished: Finished | None = None
+        fault: BaseException | None = None
+        try:
+            finished = loop.run_until_complete(daemon._advance(attempt, "halt"))
+        except Exception as exc:  # the one broad except: one intent never stops the halt lane
+            if is_storage_fault(exc):
+                fault = exc
+            else:
+                logger.exception("could not finish %s; it stays in processing/ and is retried at restart", claimed)
+        assert self._home is not None
+        try:
+            self._home.call_soon_threadsafe(daemon._halt_done, attempt, finished, fault)
+        except RuntimeError:  # the daemon's loop has ended: the file is in processing/, adopted at the next start
+            logger.warning("halt lane: %s finished after the daemon stopped", claimed.name)
 
 
 def install_signal_handlers(daemon: Daemon) -> None:

@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from seam.approval import ApprovalService, CodeChannel, console_channel
@@ -51,8 +51,21 @@ Sleep = Callable[[float], Awaitable[None]]
 
 PRIORITY_WORKERS = 2
 BLOCKING_THREADS = 3  # threads for the normal lane's blocking steps (file IO, SQLite)
-LANES = ("intake", "priority", "normal")
+LANES = ("intake", "priority", "normal", "halt")
 ALERT_FLUSH_SECONDS = 5.0  # held alerts go out this often: alerts raised within it form one bundle
+
+
+class InlineExecutor(Executor):
+    """Runs what is submitted at once, on the submitting thread: the halt lane's "pool" (its thread does its own
+    blocking work; handing it to another thread would make it wait for the GIL twice per step)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
 
 
 class Lanes:
@@ -70,6 +83,8 @@ class Lanes:
             # around them need few threads, and every extra thread competes for the GIL with the
             # observer and the halt lane (measured: 2 threads move a burst as fast as 8).
             "normal": ThreadPoolExecutor(min(concurrency, BLOCKING_THREADS), thread_name_prefix="seam-worker"),
+            # the daemon's halt lane: one plain thread of its own (seam/daemon.py HaltLane), its work inline
+            "halt": InlineExecutor(),
         }
 
     def pool(self, lane: str) -> Executor:
@@ -211,6 +226,7 @@ class Runtime:
             broker_service.settings_now = lambda: runtime.settings
             # the services' blocking writes go to the normal lane's pool, never onto the event loop's thread
             broker_service.offload = broker_service.supervisor.offload = runtime.lanes.offload("normal")
+            broker_service.halt_offload = runtime.lanes.offload("priority")
         return runtime
 
     @staticmethod

@@ -137,6 +137,8 @@ class BrokerService:
     ) -> None:
         self.broker = broker
         self.offload = offload  # beads, flags and alerts are blocking writes: never on the loop's thread
+        self.halt_offload = offload  # a halt's writes (the runtime points this at the halt lane's pool)
+        self.loop: asyncio.AbstractEventLoop | None = None  # set at start
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -181,6 +183,7 @@ class BrokerService:
     # -- life -------------------------------------------------------------------------------------
 
     async def start(self, *, timers: bool = True) -> None:
+        self.loop = asyncio.get_running_loop()  # the broker's loop: a halt on the halt lane's loop cancels here
         halt = await self.offload(self.store.flags.halt)
         self.halt_followed = halt.bead if halt is not None else 0  # only halts set from now on are followed
         await self.supervisor.start()

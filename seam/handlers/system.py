@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seam.handlers.base import HandlerContext
 from seam.intent import HaltPayload
@@ -12,6 +12,9 @@ from seam.respond import Outcome, Status
 from seam.store import PublishedLink
 from seam.store.flags import BrokerLease
 from seam.validate import ValidIntent
+
+if TYPE_CHECKING:
+    from seam.broker.service import BrokerService
 
 __all__ = [
     "NO_DAEMON",
@@ -23,6 +26,9 @@ __all__ = [
     "running_mode",
     "status_facts",
 ]
+
+
+CANCEL_WAIT_SECONDS = 2.0  # how long a halt's answer waits for the broker's cancel-all before saying it runs on
 
 
 async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
@@ -44,7 +50,7 @@ async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
     elif broker is None:
         cancelled = "none: no broker is attached"
     else:
-        cancelled = await broker.cancel_all_working_orders(reason=f"halt {intent.id}", offload=ctx.blocking)
+        cancelled = await _cancel_all(ctx, broker, reason=f"halt {intent.id}")
     if not was_halted:
         await ctx.blocking(_alert_halt, ctx, halt.reason, halt.bead, cancelled)
     return Outcome(
@@ -67,6 +73,23 @@ def _alert_halt(ctx: HandlerContext, reason: str, bead: int, cancelled: str) -> 
     sink = ctx.broker.alerts if ctx.broker is not None else None
     sink = sink or AlertSink(ctx.store, ctx.paths.responses / "alerts", ctx.clock)
     sink.raise_alert(Alert("HALT_ON", reason, {"halt bead": bead, "working orders cancelled": cancelled}))
+
+
+async def _cancel_all(ctx: HandlerContext, broker: BrokerService, *, reason: str) -> str:
+    """Cancel the working orders on the broker's own loop. A halt on the daemon's halt lane runs on a loop of its
+    own: the cancel is handed to the broker's and waited for CANCEL_WAIT_SECONDS at most; it goes on after that."""
+    here = asyncio.get_running_loop()
+    if broker.loop is None or broker.loop is here:
+        return await broker.cancel_all_working_orders(reason=reason, offload=ctx.blocking)
+    cancel = broker.cancel_all_working_orders(reason=reason, offload=broker.halt_offload)
+    running = asyncio.wrap_future(asyncio.run_coroutine_threadsafe(cancel, broker.loop))
+    done, _ = await asyncio.wait({running}, timeout=CANCEL_WAIT_SECONDS)
+    if not done:
+        return (
+            f"still running after {CANCEL_WAIT_SECONDS:g} s: the broker's link is cancelling every working order; "
+            "an ORDER bead (event cancel_all) records which"
+        )
+    return running.result()
 
 
 NO_BROKER_LINK = "unknown (no daemon has published it)"

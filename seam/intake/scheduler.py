@@ -103,6 +103,9 @@ class IntakeScheduler:
         self._priority_retry_at = 0.0  # after a storage fault claiming from priority/, not before this
         self._priority_ignored: set[str] = set()
         self._priority_observer: BaseObserver | None = None
+        # where a claimed file of a priority kind goes at once, from any thread (the daemon's halt lane); None:
+        # onto the loop's priority queue. Either way it is done when `done("priority", job)` is called.
+        self.priority_direct: Callable[[Path], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._observer: BaseObserver | None = None
         self._hints: asyncio.Queue[str | None] = asyncio.Queue()
@@ -221,7 +224,14 @@ class IntakeScheduler:
                 logger.exception("intake: taking from intents/priority/ failed; continuing")
                 return
             if claimed:
-                loop.call_soon_threadsafe(self._accept_priority, claimed)
+                # A halt goes straight from this thread to the halt lane's (when the daemon has one): it never
+                # waits for the event loop, which a backlog keeps busy. The loop only counts it in flight.
+                direct = self.priority_direct
+                now = [path for path, priority in claimed if priority and direct is not None]
+                loop.call_soon_threadsafe(self._accept_priority, claimed, bool(now))
+                if direct is not None:
+                    for path in now:
+                        direct(path)
 
         try:
             observer = make_observer(
@@ -290,10 +300,15 @@ class IntakeScheduler:
             self._priority_writing = writing
         return claimed
 
-    def _accept_priority(self, claimed: list[tuple[Path, bool]]) -> None:
+    def _accept_priority(self, claimed: list[tuple[Path, bool]], handed: bool = False) -> None:
+        """Queue what was claimed from intents/priority/; with `handed`, its priority kinds are already on the
+        halt lane and are only counted in flight here."""
         for path, priority in claimed:
             logger.debug("priority folder: claimed %s", path.name)
-            self._enqueue_claimed(path, priority=priority)  # another kind dropped there runs on the normal lane
+            if priority and handed:
+                self._count_priority()
+            else:
+                self._enqueue_claimed(path, priority=priority)  # another kind dropped there runs on the normal lane
 
     async def _intake_loop(self) -> None:
         """Look at hinted names in small chunks, newest arrivals first.
@@ -502,13 +517,20 @@ class IntakeScheduler:
         return bool(self._priority_re.search(peek(claimed, self._own)))  # never opens a refused file
 
     def _enqueue_claimed(self, claimed: Path, *, priority: bool) -> None:
-        self._track(+1)
         if priority:
-            self._priority_in_flight += 1
-            self._no_priority_work.clear()
-            self._priority.put_nowait((claimed, ""))
+            self._count_priority()
+            if self.priority_direct is not None:
+                self.priority_direct(claimed)
+            else:
+                self._priority.put_nowait((claimed, ""))
         else:
+            self._track(+1)
             self._normal.put_nowait(str(claimed))
+
+    def _count_priority(self) -> None:
+        self._track(+1)
+        self._priority_in_flight += 1
+        self._no_priority_work.clear()
 
     # -- retries after a storage fault ----------------------------------------------------------------
 

@@ -7,16 +7,19 @@ import asyncio
 import os
 import shutil
 import sqlite3
+import threading
 import time
 
 from seam import client
 from seam.config import load_config
+from seam.handlers import system
 from seam.intake.files import looks_well_formed
 from seam.intake.scheduler import SUSPECT_IN_FLIGHT, _NormalQueue
 from seam.intent import Kind
 from seam.paths import SeamPaths
 from seam.respond import Outcome, Status
 from seam.route import default_registry
+from seam.runtime import Runtime
 from tests.conftest import DaemonThread, drop, intent_text, make_seam, seam_cli, wait_for, wait_response
 
 
@@ -62,6 +65,46 @@ def test_a_halt_in_the_priority_folder_goes_ahead_of_a_backlog_in_incoming(seam_
         unanswered = sum(1 for i in range(12) if not (seam_paths.responses / f"slow-{i}.md").exists())
         assert unanswered >= 6, "the halt waited behind the backlog"
         wait_for(lambda: (seam_paths.processed / "stop.yaml").exists(), what="filed")
+
+
+def _stalls_the_loop(seconds: float, started: threading.Event):
+    async def handle(ctx, intent):
+        started.set()
+        time.sleep(seconds)  # a defect or a burst of work on the daemon's event loop: nothing on the loop moves
+        return Outcome(Status.OK, "failed", {"reason": "stalled", "what_to_do": "nothing"})
+
+    return handle
+
+
+def test_a_halt_is_answered_while_the_daemons_event_loop_is_stalled(seam_paths, monkeypatch):
+    # the halt lane is a thread with a loop of its own: claim, flag, beads, answer and response need nothing from
+    # the daemon's loop; only the broker's cancel-all runs there, and the answer waits for it a bounded time
+    monkeypatch.setattr(system, "CANCEL_WAIT_SECONDS", 0.2)
+    stalled = threading.Event()
+    registry = default_registry()
+    registry.replace(Kind.STATUS, _stalls_the_loop(4.0, stalled))
+    with DaemonThread(seam_paths, registry=registry):
+        drop(seam_paths, "stall.yaml", intent_text("stall"))
+        assert stalled.wait(5)
+        (seam_paths.priority / "stop.yaml").write_text(intent_text("halt-stalled", "halt", "{reason: stalled loop}"))
+        started = time.monotonic()
+        answer = wait_response(seam_paths, "halt-stalled", timeout=3.5)
+        assert time.monotonic() - started < 2.0, "the halt waited for the stalled loop"
+        assert not (seam_paths.responses / "stall.md").exists()  # the loop was still stalled when it was answered
+        assert answer["status"] == "ok"
+        body = (seam_paths.responses / "halt-stalled.md").read_text()
+        assert "still running after 0.2 s" in body  # the cancel-all is the loop's, and it says so
+        runtime = Runtime.console(seam_paths, load_config(seam_paths, env={}))
+        try:
+            assert runtime.store.flags.halt() is not None
+            # once the loop moves again, the cancel-all it was handed runs and is beaded
+            wait_for(
+                lambda: any(b.payload.get("event") == "cancel_all" for b in runtime.store.beads(type_="ORDER")),
+                timeout=10,
+                what="the cancel-all bead",
+            )
+        finally:
+            runtime.close()
 
 
 def test_another_kind_dropped_into_the_priority_folder_is_still_answered(running, seam_paths):
