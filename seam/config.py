@@ -254,6 +254,9 @@ class LoadedConfig:
     settings: Settings
     secrets: Secrets
     sources: dict[str, str] = field(default_factory=dict)
+    # what it was loaded from, so a reload reads the same layers: the environment (None: the process's) and flags
+    env: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
+    cli: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def source_of(self, key: str) -> str:
         """Where a setting's value came from: "file (seam.yaml)", "env (NAME)", ".env (NAME)", "flag", "default"."""
@@ -402,7 +405,7 @@ def load_config(
         where = f" [from {origin}]" if origin else ""
         key, _, message = str(first).partition(": ")
         raise ConfigError(key, f"{message}{where}") from None
-    return LoadedConfig(settings, _secrets(environ, sources, dotenv_only), sources)
+    return LoadedConfig(settings, _secrets(environ, sources, dotenv_only), sources, env=env, cli=dict(cli or {}))
 
 
 def _origin(path: str, sources: Mapping[str, str]) -> str | None:

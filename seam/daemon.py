@@ -32,6 +32,9 @@ from seam.faults import is_storage_fault
 from seam.intake import Claimant
 from seam.intake.restore import ResponseRestorer
 from seam.intake.scheduler import IntakeScheduler, Job, ObserverFactory
+from seam.liveconfig import CHECK_SECONDS as CONFIG_CHECK_SECONDS
+from seam.liveconfig import ConfigWatcher
+from seam.monitor.alerts import Alert
 from seam.paths import SeamPaths
 from seam.pipeline import Decision, Finished, Pipeline, Prepared
 from seam.respond import LazySync, Outcome, warm_templates
@@ -163,6 +166,7 @@ class Daemon:
                 await self.intake.drain()
             else:
                 tasks.append(asyncio.create_task(self.intake.run()))
+                tasks.append(asyncio.create_task(self._watch_config()))
                 await self.stopping.wait()
                 self.intake.drop_unstarted()
                 await self.intake.finish_inflight(timeout=10)
@@ -178,6 +182,26 @@ class Daemon:
             self.runtime.close()
             sys.setswitchinterval(old_interval)
         return self.summary
+
+    # -- seam.yaml, watched ---------------------------------------------------------------------------
+
+    async def _watch_config(self) -> None:
+        """Put live changes of seam.yaml in force; refuse the rest until restart (seam/liveconfig.py)."""
+        runtime = self.runtime
+        watcher = ConfigWatcher(
+            self.paths,
+            runtime.config,
+            self.store,
+            apply=runtime.reload,
+            alert=lambda kind, message, facts: runtime.alerts.raise_alert(Alert(kind, message, facts)),
+            invalidate=runtime.approval.invalidate_open if runtime.approval is not None else None,
+        )
+        while True:
+            await asyncio.sleep(CONFIG_CHECK_SECONDS)
+            try:
+                await runtime.lanes.run("normal", watcher.check)
+            except Exception:  # a refused reload or a busy store: the settings in force stay; looked at again
+                logger.exception("seam.yaml: the change could not be put in force; the settings in force stay")
 
     # -- workers ----------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seam.config import LoadedConfig, Settings, load_config
-from seam.errors import ConfigError
+from seam.errors import ConfigError, GuardViolation
 from seam.paths import SeamPaths
 from seam.store import Store
 
@@ -119,14 +119,15 @@ class ConfigWatcher:
         cli: Mapping[str, Any] | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
+        """`cli` and `env` default to the layers `in_force` was loaded from."""
         self.paths = paths
         self.in_force = in_force
         self.store = store
         self._apply = apply
         self._alert = alert
         self._invalidate = invalidate
-        self._cli = dict(cli or {})
-        self._env = env
+        self._cli = dict(cli if cli is not None else in_force.cli or {})
+        self._env = env if env is not None else in_force.env
         self._stat = self._file_stat()
         self._announced: Change = {}  # the refused changes already reported, so a touch does not report them again
         self._bad_content: str | None = None
@@ -162,8 +163,17 @@ class ConfigWatcher:
             return None
         if applied:
             merged = _merge(self.in_force.settings, {key: change["to"] for key, change in applied.items()})
-            config = LoadedConfig(merged, self.in_force.secrets, {**self.in_force.sources, **_sources(loaded, applied)})
-            self._apply(config)  # a refusal here (the mode guard) raises: nothing is beaded as applied
+            config = LoadedConfig(
+                merged,
+                self.in_force.secrets,
+                {**self.in_force.sources, **_sources(loaded, applied)},
+                env=self.in_force.env,
+                cli=self.in_force.cli,
+            )
+            try:
+                self._apply(config)
+            except (ConfigError, GuardViolation) as exc:  # e.g. a word list a template trips: nothing applied
+                return self._invalid(str(exc))
             self.in_force = config
         invalidated: list[str] = []
         strategy = {key: change for key, change in refused.items() if is_strategy(key)}
@@ -192,8 +202,12 @@ class ConfigWatcher:
             )
             self._alert(
                 "CONFIG_REFUSED",
-                "seam.yaml changed keys that take effect only at the next start: " + "; ".join(lines),
-                {"keys": ", ".join(refused), "invalidated proposals": len(invalidated), "bead": bead.seq},
+                "seam.yaml changed keys that take effect only at the next start; the settings in force stay.",
+                {
+                    **{key: f"{_shown(c['from'])} → {_shown(c['to'])}" for key, c in refused.items()},
+                    "proposals closed as conflicts": len(invalidated),
+                    "bead": bead.seq,
+                },
             )
         elif new_refusals:
             logger.info("seam.yaml matches the settings in force again")
@@ -208,7 +222,7 @@ class ConfigWatcher:
         bead = self.store.append(
             "CONFIG_CHANGE", {"file": self.paths.config_file.name, "applied": {}, "refused": {}, "error": error}
         )
-        self._alert("CONFIG_INVALID", f"seam.yaml does not load; the settings in force stay: {error}", {})
+        self._alert("CONFIG_INVALID", "seam.yaml does not load; the settings in force stay.", {"error": error})
         return Reload(error=error, bead=bead.seq)
 
     def _content_hash(self) -> str:

@@ -11,7 +11,10 @@ no other module constructs a `BrokerService` or an `ApprovalService` (a test kee
 the broker implementation once, here (through `open_broker`); LIVE without IBKR_ALLOW_LIVE=true stops
 the start. Every process has one `alerts` sink (bundled, throttled); a daemon with a broker service also
 runs the heartbeat (seam/monitor/), which beats whether this daemon owns the broker or stands by.
-Later steps add the narrator, research and Telegram as attributes of their own.
+With `telegram.enabled`, the daemon that owns the broker also runs Telegram (seam/monitor/telegram.py): alerts go
+there, proposals are offered there with Approve / Reject buttons, and in strict approval mode codes go there only.
+Its /status, /health and /halt are intents written into the seam (seam/client.py), answered like any other.
+`reload` puts live settings in force (the config watcher, seam/liveconfig.py, calls it when seam.yaml changes).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from seam.approval import ApprovalService, CodeChannel, console_channel
 from seam.approval.keys import CodeKey
@@ -38,9 +42,13 @@ from seam.config import LoadedConfig, Secrets, Settings
 from seam.errors import ConfigError
 from seam.monitor.alerts import AlertSink
 from seam.monitor.heartbeat import Heartbeat
+from seam.narrator import set_words
 from seam.paths import SeamPaths
 from seam.route import Registry, default_registry
 from seam.store import Store
+
+if TYPE_CHECKING:
+    from seam.monitor.telegram import TelegramService
 
 __all__ = ["BLOCKING_THREADS", "PRIORITY_WORKERS", "Lanes", "Runtime"]
 
@@ -132,6 +140,7 @@ class Runtime:
         sleep: Sleep | None = None,
     ) -> None:
         self.paths = paths
+        self.config = config
         self._settings = config.settings
         self.secrets = config.secrets
         self.clock = clock
@@ -164,6 +173,10 @@ class Runtime:
         self._monitor_tasks: list[asyncio.Task[None]] = []
         self._timers = True
         self._started = False
+        # Telegram: the service of this owner of the broker (a new one at each take-over; None while standing by)
+        self.telegram: TelegramService | None = None
+        self._telegram_enabled = False
+        self._telegram_transport: Any = None  # tests: an httpx transport
 
     @property
     def settings(self) -> Settings:
@@ -222,6 +235,12 @@ class Runtime:
             alerts=alerts,
             sleep=sleep,
         )
+        if approval_service is not None and settings.telegram.enabled:
+            try:
+                runtime._enable_telegram(approval_service)
+            except BaseException:
+                runtime.close()
+                raise
         if broker_service is not None:
             broker_service.settings_now = lambda: runtime.settings
             # the services' blocking writes go to the normal lane's pool, never onto the event loop's thread
@@ -286,6 +305,8 @@ class Runtime:
         self._timers = timers
         if await self.lanes.run("normal", self.lease.try_take):
             await self.broker.start(timers=timers)
+            if timers:
+                await self._start_telegram()
         else:
             holder = self.lease.holder
             logger.info(
@@ -322,7 +343,9 @@ class Runtime:
             if held and not self.broker.active:
                 logger.info("taking over the broker: the daemon that owned it is gone")
                 await self.broker.start(timers=self._timers)
+                await self._start_telegram()
             elif not held and self.broker.active:
+                await self._stop_telegram()
                 await self.broker.stop()
 
     async def stop(self) -> None:
@@ -338,6 +361,7 @@ class Runtime:
             self._lease_task.cancel()
             await asyncio.gather(self._lease_task, return_exceptions=True)
             self._lease_task = None
+        await self._stop_telegram()
         if self.broker is not None and self.broker.active:
             await self.broker.stop()
         if self.lease is not None and self.lease.held:
@@ -349,11 +373,86 @@ class Runtime:
 
     def reload(self, config: LoadedConfig) -> Settings:
         """Put new settings in force. INV: the broker mode never changes without a restart: a reload that
-        names another mode is refused whole (GuardViolation) and the settings in force stay."""
+        names another mode is refused whole (GuardViolation) and the settings in force stay; so is a word list
+        one of the narrator's templates would trip (ConfigError)."""
         self.mode_lock.check(config.settings.broker.mode)
+        set_words(config.settings.narrator.words)
+        self.alerts.bundle = timedelta(minutes=config.settings.alerts.bundle_minutes)
+        self.alerts.max_per_minute = config.settings.alerts.max_per_minute
+        self.config = config
         self._settings = config.settings
         logger.info("configuration reloaded from %s", self.paths.config_file)
         return self._settings
+
+    # -- Telegram -------------------------------------------------------------------------------------
+
+    def _enable_telegram(self, approval: ApprovalService) -> None:
+        """Check Telegram's secrets now (a missing token stops the start, naming it) and route the human channels
+        and the alerts through whichever service this process runs."""
+        self.telegram = self._new_telegram()  # built once here so a bad secret stops the start
+        self._telegram_enabled = True
+        if self.settings.approval.strict:
+            # INV: in strict mode a code reaches Telegram and nothing else
+            approval.channels = [self._telegram_code]
+        approval.channels.append(self._telegram_offer)
+        self.alerts.add_sink(self._telegram_alert)
+
+    def _new_telegram(self) -> TelegramService:
+        from seam.monitor.telegram import TelegramService, decisions
+
+        assert self.approval is not None
+        approve, reject = decisions(self.approval)
+        service = TelegramService(
+            self.store,
+            self.settings,
+            self.secrets,
+            self.clock,
+            status_text=lambda: self._through_seam("status", {}),
+            health_text=lambda: self._through_seam("narrate", {"template": "health"}),
+            halt=self._telegram_halt,
+            approve=approve,
+            reject=reject,
+            sleep=self._sleep,
+            transport=self._telegram_transport,
+        )
+        service.offload = self.lanes.offload("normal")
+        return service
+
+    def _through_seam(self, kind: str, payload: dict[str, Any]) -> str:
+        """An intent written into this seam, answered by its daemon like any other; the answer's body (blocking)."""
+        from seam import client
+
+        intent = {"seam": 1, "id": f"telegram-{kind}-{os.urandom(4).hex()}", "kind": kind, "payload": payload}
+        return client.submit_and_wait(self.paths, self.config, intent, timeout=30.0).body
+
+    async def _telegram_halt(self, reason: str, by: str) -> str:
+        return await asyncio.to_thread(self._through_seam, "halt", {"reason": f"{reason} ({by})"[:200]})
+
+    # The channels and the alert sink go to the service of the moment (a take-over builds a new one). A code is held
+    # in that service's memory only (never in the store), so it must be the one that delivers it.
+    def _telegram_code(self, proposal: Any, code: str, expires: Any) -> None:
+        assert self.telegram is not None
+        self.telegram.code_channel()(proposal, code, expires)
+
+    def _telegram_offer(self, proposal: Any, code: str, expires: Any) -> None:
+        assert self.telegram is not None
+        self.telegram.offer_channel()(proposal, code, expires)
+
+    def _telegram_alert(self, title: str, markdown: str, severity: str) -> None:
+        assert self.telegram is not None
+        self.telegram.alert_sink(title, markdown, severity)  # queued on disk; whoever delivers next sends it
+
+    async def _start_telegram(self) -> None:
+        if not self._telegram_enabled:
+            return
+        if self.telegram is None or self.telegram.spent:
+            self.telegram = self._new_telegram()
+        await self.telegram.start()
+        logger.info("telegram: delivering to the configured chat, polling for commands and button presses")
+
+    async def _stop_telegram(self) -> None:
+        if self.telegram is not None and self.telegram.running:
+            await self.telegram.stop()
 
 
 def _alert_sink(paths: SeamPaths, settings: Settings, clock: Clock, store: Store) -> AlertSink:

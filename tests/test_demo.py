@@ -64,6 +64,9 @@ def _assert_the_story_was_told(root: Path, result: subprocess.CompletedProcess[s
         trade = root / "responses" / f"trade-{position}.md"
         assert trade.exists() and "Trade closed" in trade.read_text()
     assert "Bead chain: intact" in out
+    # the heartbeat, and one alert delivered to the fake Bot API the demo starts
+    assert "The heartbeat" in out and "HEARTBEAT bead" in out
+    assert "Telegram received the CRITICAL HALT_ON alert" in out
     refused = (root / "responses" / "approve-drill-signal.md").read_text()
     assert "status: failed" in refused and "safety guard `halt`" in refused
     assert seam_cli("beads", "verify", "--seam", str(root)).returncode == 0

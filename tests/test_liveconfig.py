@@ -15,6 +15,7 @@ from seam.config import load_config
 from seam.liveconfig import ConfigWatcher, is_live
 from seam.store import ProposalStatus
 from tests.approval.test_codes import Desk
+from tests.conftest import DaemonThread, make_seam, wait_for
 
 
 class Watched:
@@ -76,7 +77,7 @@ def test_a_mode_or_port_change_is_refused_until_restart(watched: Watched, caplog
     (bead,) = watched.config_beads()
     assert bead["refused"]["broker.mode"] == {"from": "mock", "to": "paper"} and bead["refused_until"] == "restart"
     assert [a[0] for a in watched.alerts] == ["CONFIG_REFUSED"]
-    assert "broker.mode mock → paper" in watched.alerts[0][1]
+    assert watched.alerts[0][2]["broker.mode"] == "mock → paper"
     assert any("next start" in r.getMessage() and "broker.port" in r.getMessage() for r in caplog.records)
     # touching the file again with the same content reports nothing new
     watched.write("broker:\n  mode: paper\n  port: 4001\n")
@@ -127,3 +128,24 @@ def test_only_the_named_sections_are_live() -> None:
     for key in ("broker.mode", "broker.port", "risk.max_units_per_order", "approval.strict", "pairs.active"):
         assert not is_live(key)
     assert not is_live("research.engine")  # a section not named live waits for a restart
+
+
+def test_a_word_list_a_template_would_trip_is_refused_and_the_old_one_stays(watched: Watched) -> None:
+    watched.write("narrator:\n  words: [facts]\n")  # the facts banner says "Facts as of": the guard would refuse it
+    reload = watched.watcher.check()
+    assert reload is not None and reload.error is not None and "narrator.words" in reload.error
+    assert "facts" not in watched.desk.runtime.settings.narrator.words
+    assert [a[0] for a in watched.alerts] == ["CONFIG_INVALID"]
+
+
+def test_a_running_daemon_watches_seam_yaml(tmp_path: Path) -> None:
+    paths = make_seam(tmp_path / "seam")
+    with DaemonThread(paths) as daemon:
+        runtime = daemon.daemon.runtime
+        paths.config_file.write_text("log:\n  level: DEBUG\nbroker:\n  port: 4999\n", encoding="utf-8")
+        bead = wait_for(lambda: runtime.store.beads(type_="CONFIG_CHANGE"), what="the CONFIG_CHANGE bead")[0]
+        assert bead.payload["applied"] == {"log.level": {"from": "INFO", "to": "DEBUG"}}
+        assert bead.payload["refused"] == {"broker.port": {"from": None, "to": 4999}}
+        assert runtime.settings.log.level == "DEBUG" and runtime.settings.broker.port is None
+        alerts = [b.payload["alert"] for b in runtime.store.beads(type_="ALERT")]
+        assert "CONFIG_REFUSED" in alerts

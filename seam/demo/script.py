@@ -13,6 +13,8 @@ DEMO_BACKOFF = "[0.5, 1, 2]"  # seconds before each reconnect attempt (seam's de
 # Bounds on every wait, per mode: the IB library adds a network round trip or two to each step.
 RESPONSE_SECONDS = {"mock": 15.0, "paper": 25.0}
 START_SECONDS = 20.0
+TELEGRAM_CHAT = 1001  # the fake Bot API's chat and the one person allowed in it (the demo's Telegram)
+TELEGRAM_PERSON = 42
 STOP_SECONDS = 20.0
 RECOVERY_SECONDS = 15.0
 

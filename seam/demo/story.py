@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -29,6 +29,8 @@ from seam.demo.script import (
     PLANS,
     RECOVERY_SECONDS,
     RESPONSE_SECONDS,
+    TELEGRAM_CHAT,
+    TELEGRAM_PERSON,
     DemoFailure,
     TradePlan,
 )
@@ -36,6 +38,9 @@ from seam.demo.threads import DaemonRunner, GatewayThread
 from seam.demo.waits import Waits
 from seam.paths import SeamPaths
 from seam.runtime import Runtime
+
+if TYPE_CHECKING:
+    from mocks.fake_telegram import FakeTelegram
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +68,7 @@ class Story:
         self.gateway: GatewayThread | None = None
         self.market: Market = MockMarket(self._runner)
         self.session = 0
+        self.telegram: FakeTelegram | None = None
         self.codes_issued: list[tuple[str, str, datetime]] = []
         self.trades: list[TradeRow] = []
 
@@ -70,6 +76,7 @@ class Story:
         """The whole story, then its summary; True when the bead chain verifies."""
         if self.mode == "paper":
             self._start_gateway()
+        self._start_telegram()
         self._start_daemon()
         self.out.section("A FORMING signal")
         self.out.say(
@@ -127,6 +134,40 @@ class Story:
         self.out.say(
             f"For a short demo, the link's reconnect backoff is {DEMO_BACKOFF} s for this seam "
             "(SEAM_BROKER__BACKOFF_SECONDS; seam's default is 5, 15 and 45 s)."
+        )
+
+    def _start_telegram(self) -> None:
+        """A fake Bot API in this process (real HTTP on 127.0.0.1): the daemon's Telegram delivers alerts to it."""
+        from mocks.fake_telegram import FakeTelegram
+
+        self.telegram = telegram = FakeTelegram()
+        self.stack.callback(_quietly, telegram.stop)
+        telegram.start()
+        self.env.update(
+            {
+                "SEAM_TELEGRAM__ENABLED": "true",
+                "SEAM_TELEGRAM__BASE_URL": telegram.base_url,
+                "SEAM_TELEGRAM__ALLOWED_USER_IDS": f"[{TELEGRAM_PERSON}]",
+                "SEAM_TELEGRAM_TOKEN": telegram.token,
+                "SEAM_TELEGRAM_CHAT_ID": str(TELEGRAM_CHAT),
+            }
+        )
+
+    def _show_telegram_alert(self, alert: str) -> None:
+        """The alert as Telegram received it (the fake Bot API records every message)."""
+
+        telegram = self.telegram
+        assert telegram is not None
+
+        def arrived() -> str | None:
+            return next((t for t in telegram.texts(TELEGRAM_CHAT) if alert in t), None)
+
+        text = self.waits.until(arrived, RESPONSE_SECONDS[self.mode], f"the {alert} alert in Telegram")
+        first = text.strip().splitlines()[0]
+        self.out.say(
+            f"Telegram received the CRITICAL {alert} alert at once (CRITICAL skips bundling and the throttle): "
+            f"“{first}”. The demo's Telegram is a fake Bot API it started on {telegram.base_url}; "
+            "a real one needs SEAM_TELEGRAM_TOKEN, SEAM_TELEGRAM_CHAT_ID and telegram.enabled."
         )
 
     def _start_daemon(self) -> None:
@@ -358,6 +399,7 @@ class Story:
             "cancelled, and every capital action is refused until a person clears it."
         )
         self.agent.submit("halt-drill", "halt", {"reason": "RB-004 drill", "cancel_orders": True}, expect="ok")
+        self._show_telegram_alert("HALT_ON")
         entry, stop, target = DRILL_ENTRY
         self._put_market(entry)
         self.out.say("While halted, a READY signal still becomes a proposal (its evidence shows the halt) ...")

@@ -72,7 +72,13 @@ def _alert_halt(ctx: HandlerContext, reason: str, bead: int, cancelled: str) -> 
 
     sink = ctx.broker.alerts if ctx.broker is not None else None
     sink = sink or AlertSink(ctx.store, ctx.paths.responses / "alerts", ctx.clock)
-    sink.raise_alert(Alert("HALT_ON", reason, {"halt bead": bead, "working orders cancelled": cancelled}))
+    sink.raise_alert(
+        Alert(
+            "HALT_ON",
+            "The halt flag is on: every capital action is refused until `seam resume` at a terminal.",
+            {"reason": reason, "halt bead": bead, "working orders cancelled": cancelled},
+        )
+    )
 
 
 async def _cancel_all(ctx: HandlerContext, broker: BrokerService, *, reason: str) -> str:

@@ -99,6 +99,13 @@ ALERT_TYPES: dict[str, AlertType] = {
         AlertType("MARKET_DATA_STALE", Severity.DEGRADED, "RB-001", "No quote arrived within the configured time."),
         AlertType("RECONCILIATION_OLD", Severity.DEGRADED, "RB-002", "The last reconciliation is older than allowed."),
         AlertType("TELEGRAM_DOWN", Severity.WARNING, "RB-006", "Telegram does not answer; messages are queued."),
+        AlertType(
+            "CONFIG_REFUSED",
+            Severity.WARNING,
+            "",
+            "seam.yaml changed keys that take effect only at the next start; the settings in force stay.",
+        ),
+        AlertType("CONFIG_INVALID", Severity.WARNING, "", "seam.yaml does not load; the settings in force stay."),
         AlertType(MULTI, Severity.DEGRADED, "", "Several degradations at once; each names its runbook."),
     )
 }

@@ -261,6 +261,15 @@ class TelegramService:
 
     # -- life -------------------------------------------------------------------------------------
 
+    @property
+    def running(self) -> bool:
+        return self._worker is not None
+
+    @property
+    def spent(self) -> bool:
+        """Started once and stopped: a new start needs a new service."""
+        return self._stopping
+
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
@@ -300,7 +309,10 @@ class TelegramService:
 
     def alert_sink(self, title: str, markdown: str, severity: str) -> None:
         """An alert, as plain text (the bundling sink's signature)."""
-        self.enqueue(f"{severity} {title}\n\n{plain_text(markdown)}")
+        # seam's deliveries open with their title, which names the severity: it is not said twice
+        text = plain_text(markdown)
+        head = title if severity in title else f"{severity} {title}"
+        self.enqueue(text if text.lstrip().startswith(title) else f"{head}\n\n{text}")
 
     def code_channel(self) -> CodeChannel:
         """A human channel for approval codes: the code message to the configured chat, through the outbox."""

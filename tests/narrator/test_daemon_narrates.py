@@ -77,6 +77,15 @@ def test_a_seam_phrase_holding_because_fails_loudly_and_the_daemon_answers_the_n
     assert rejected["status"] == "rejected" and "`payload.because`" in rejected["body"]
 
 
+def test_a_halt_whose_reason_says_because_is_answered_and_its_alert_written(seam_paths):
+    # the reason is the agent's words: the halt, its answer and its CRITICAL alert file all go through
+    with DaemonThread(seam_paths):
+        drop(seam_paths, "h.yaml", intent_text("halt-because", "halt", "{reason: because the news is out}"))
+        assert wait_response(seam_paths, "halt-because")["status"] == "ok"
+    alerts = list((seam_paths.responses / "alerts").glob("*HALT_ON*.md"))
+    assert alerts and "because the news is out" in alerts[0].read_text()
+
+
 @pytest.fixture
 def default_words_after():
     yield

@@ -220,6 +220,9 @@ def test_an_alert_goes_out_as_plain_text_with_its_severity(store: Store, fake: F
     (item,) = service.tables.items()
     assert item.body["text"] == "CRITICAL LINK_DOWN\n\nBroker link down\n\nsince 09:00 · see RB-001"
     assert plain_text("# a\n__b__") == "a\nb"
+    # a delivery of seam's bundler opens with its title, which names the severity: said once
+    service.alert_sink("CRITICAL: HALT_ON", "# CRITICAL: HALT_ON\n\nThe halt flag is on.", "CRITICAL")
+    assert service.tables.items()[-1].body["text"] == "CRITICAL: HALT_ON\n\nThe halt flag is on."
 
 
 def test_the_backlog_says_how_many_wait_since_when_and_why(store: Store, fake: FakeTelegram, clock: FakeClock) -> None:
