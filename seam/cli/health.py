@@ -4,7 +4,9 @@ exit 1 when the daemon's beats stopped, and raise HEARTBEAT_MISSED itself, once 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -62,13 +64,50 @@ def cmd_health(args: argparse.Namespace) -> int:
     return EXIT_OK if health.state in _FINE else EXIT_NOT_OK
 
 
+def _telegram_for(runtime: Any) -> Any:
+    """A Telegram service for delivering only (no poller): commands and buttons are the daemon's."""
+    from seam.monitor.telegram import TelegramService
+
+    async def no_halt(reason: str, by: str) -> str:
+        return "not here: /halt is answered by the daemon"
+
+    async def no_decision(proposal_id: str, via: str) -> Any:
+        raise RuntimeError("buttons are answered by the daemon")
+
+    service = TelegramService(
+        runtime.store,
+        runtime.settings,
+        runtime.secrets,
+        runtime.clock,
+        status_text=lambda: "",
+        health_text=lambda: "",
+        halt=no_halt,
+        approve=no_decision,
+        reject=no_decision,
+    )
+
+    async def inline(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    service.offload = inline
+    return service
+
+
 def cmd_heartbeat_check(args: argparse.Namespace) -> int:
     from seam.monitor.health import heartbeat_check
 
     paths = seam_paths(args)
     require_seam(paths)
-    with console_runtime(paths, load(paths)) as runtime:
+    config = load(paths)
+    with console_runtime(paths, config) as runtime:
+        telegram = _telegram_for(runtime) if config.settings.telegram.enabled else None
+        if telegram is not None:
+            runtime.alerts.add_sink(telegram.alert_sink)  # the daemon that would deliver it is the one missing
         health, alerted = heartbeat_check(runtime.store, runtime.clock, runtime.alerts)
+        if telegram is not None:
+            sent = asyncio.run(telegram.deliver_queued())
+            if alerted:
+                out.print(f"telegram: {sent} queued message(s) delivered", markup=False)
     if health.state == "MISSED":
         said = "HEARTBEAT_MISSED alert raised" if alerted else "already alerted for this outage"
         out.print(f"MISSED: {health.detail} ({said})", markup=False)

@@ -398,6 +398,23 @@ class TelegramService:
                 continue
             await self.deliver(item)
 
+    async def deliver_queued(self, *, tries: int = 3) -> int:
+        """Without the worker (a process that is not the daemon: `seam heartbeat-check`): deliver what is queued,
+        in order, each row tried up to `tries` times; returns how many left the queue. Rows still queued stay for
+        the daemon's worker."""
+        delivered = 0
+        try:
+            while (item := await self.offload(self.tables.head)) is not None:
+                for _ in range(tries):
+                    if await self.deliver(item):
+                        delivered += 1
+                        break
+                else:
+                    break
+        finally:
+            await self.api.aclose()
+        return delivered
+
     async def deliver(self, item: OutboxItem) -> bool:
         """One try of the head of the queue; True when it left the queue. A failure waits here, so the rest of
         the queue waits behind it (INV: in order)."""

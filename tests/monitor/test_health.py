@@ -126,3 +126,24 @@ def test_resume_shows_the_drift_that_set_the_halt(h):
     assert halt is not None
     lines = halt_cause(h.store, halt)
     assert "reconciliation drift" in lines[0] and any("GBPUSD" in line for line in lines[1:]), lines
+
+
+def test_the_heartbeat_check_delivers_its_missed_alert_to_telegram_itself(h, monkeypatch, capsys):
+    # the daemon that delivers Telegram's queue is the one that died: the check sends the alert on its own
+    from datetime import datetime, timedelta
+
+    from mocks.fake_telegram import FakeTelegram
+
+    last = h.store.beads(type_="HEARTBEAT")[-1].at
+    monkeypatch.setenv("SEAM_CLOCK_START", (datetime.fromisoformat(last) + timedelta(hours=1)).isoformat())
+    h.runtime.close()
+    with FakeTelegram() as fake:
+        monkeypatch.setenv("SEAM_TELEGRAM__ENABLED", "true")
+        monkeypatch.setenv("SEAM_TELEGRAM__BASE_URL", fake.base_url)
+        monkeypatch.setenv("SEAM_TELEGRAM_TOKEN", fake.token)
+        monkeypatch.setenv("SEAM_TELEGRAM_CHAT_ID", "1001")
+        assert main(["heartbeat-check", "--seam", str(h.paths.root)]) == 1
+        assert "1 queued message(s) delivered" in capsys.readouterr().out
+        (text,) = fake.texts(1001)
+        assert text.startswith("CRITICAL: HEARTBEAT_MISSED")
+    h.runtime = MonitorHarness(h.paths.root, clock=h.clock).runtime
