@@ -248,6 +248,13 @@ class Secrets(BaseModel):
     allow_live: bool = False  # from the process environment only
     allow_live_in_dotenv: bool = False  # IBKR_ALLOW_LIVE=true in .env, which does not count: said in the refusal
 
+    def masked(self) -> list[str]:
+        """The values every output masks (the account has a mask of its own): the tokens, and the Telegram chat id
+        when it is long enough not to be mistaken for an ordinary number (real ones have 9 digits or more)."""
+        values = [s.get_secret_value() for s in (self.telegram_token, self.mcp_token) if s is not None]
+        chat = self.telegram_chat_id.get_secret_value() if self.telegram_chat_id is not None else ""
+        return values + ([chat] if len(chat.lstrip("-")) >= 6 else [])
+
 
 @dataclass(frozen=True)
 class LoadedConfig:
@@ -482,7 +489,7 @@ def render_commented_yaml() -> str:
         "# Precedence: command-line flag > environment (SEAM_SECTION__KEY, e.g. SEAM_BROKER__MODE=paper)",
         "#             > this file > the defaults shown below (commented out).",
         "# Secrets (IB account, Telegram token, MCP token) never go here: set SEAM_IB_ACCOUNT,",
-        "# SEAM_TELEGRAM_TOKEN, SEAM_MCP_TOKEN in the environment or in .env beside this file.",
+        "# SEAM_TELEGRAM_TOKEN, SEAM_TELEGRAM_CHAT_ID, SEAM_MCP_TOKEN in the environment or in .env beside this file.",
         "# `seam config show --sources` prints every value and where it came from.",
         "",
     ]

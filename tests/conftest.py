@@ -243,7 +243,47 @@ class DaemonProcess:
         return self.log.read_text()
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: two workers per core. Many tests spend their time waiting (on a child process, a file event, a
+    daemon's answer), so one worker per core leaves the cores idle half the time."""
+    return 2 * len(os.sched_getaffinity(0))
+
+
+# The slowest tests (seconds on 2 cores; `pytest --durations=40`), started first so the run does not end with one
+# worker still busy on a long test while the others are idle. A test not named here keeps its place after them.
+SLOWEST_FIRST = (
+    "tests/mcp/test_parity.py::test_the_file_seam_the_mcp_server_and_the_cli_give_the_same_response_bodies",
+    "tests/test_mode_and_secrets.py::test_status_shows_the_running_daemons_mode_not_the_one_seam_yaml_names_since",
+    "tests/test_demo.py::test_the_paper_demo_goes_through_the_fake_gateway_and_survives_a_dropped_link",
+    "tests/mcp/test_bundle.py::test_the_official_mcpb_cli_validates_packs_and_unpacks_the_bundle",
+    "tests/intake/test_storage_faults.py::test_a_daemon_process_meeting_enospc_and_eio_at_each_write_answers_once",
+    "tests/intake/test_priority.py::test_a_halt_is_answered_while_the_daemons_event_loop_is_stalled",
+    "tests/store/test_corrupt.py::test_a_fresh_seam_still_answers_and_verifies",
+    "tests/test_two_daemons.py::test_with_two_paper_daemons_only_the_owner_connects_and_the_other_takes_over",
+    "tests/mcp/test_bundle.py::test_the_bundle_entry_point_serves_the_seam_as_claude_desktop_starts_it",
+    "tests/mcp/test_transports.py::",
+    "tests/test_mode_and_secrets.py::",
+    "tests/test_daemon.py::test_two_daemons_on_one_seam_process_every_intent_exactly_once",
+    "tests/broker/test_lease.py::",
+    "tests/test_demo.py::",
+    "tests/mcp/test_install.py::",
+    "tests/intake/test_hostile_files.py::test_a_daemon_that_died_while_filing_is_finished_at_restart",
+    "tests/intake/test_storage_faults.py::",
+    "tests/intake/test_lazy_durability.py::",
+    "tests/test_two_daemons.py::",
+    "tests/store/test_corrupt.py::",
+)
+
+
+def _start_rank(item: pytest.Item) -> int:
+    if item.get_closest_marker("kill"):
+        return -1  # the kill test (~30 s) before anything, when it runs
+    return next(
+        (rank for rank, prefix in enumerate(SLOWEST_FIRST) if item.nodeid.startswith(prefix)), len(SLOWEST_FIRST)
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest test (the kill test, ~30 s) goes first, so with `-n auto` one worker runs it while the others
-    take everything else, instead of it starting last and the others waiting for it."""
-    items.sort(key=lambda item: 0 if item.get_closest_marker("kill") else 1)
+    """The longest tests go first (a stable sort: the rest keep their order), so with `-n auto` the workers
+    share the long ones at the start and finish together, instead of one long test starting last."""
+    items.sort(key=_start_rank)

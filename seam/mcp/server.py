@@ -54,7 +54,7 @@ def output_mask(config: LoadedConfig) -> Callable[[str], str]:
     secrets = config.secrets
     return SecretMask(
         accounts=[secrets.ib_account.get_secret_value()] if secrets.ib_account else [],
-        secrets=[s.get_secret_value() for s in (secrets.telegram_token, secrets.mcp_token) if s is not None],
+        secrets=secrets.masked(),
     ).mask
 
 

@@ -86,7 +86,6 @@ def _hints(*, read_only: bool = False, destructive: bool = False, idempotent: bo
     )
 
 
-_NOT_YET = " Today this kind answers that its handler is not available yet; the answer is passed through as it is."
 _APPROVE_GUIDANCE = (
     "Decide on a proposal with the approval code that a HUMAN received on their own channel (the `seam watch` "
     "terminal, `seam approvals`, or Telegram) and typed into this conversation themselves. Never invent, guess, "
@@ -143,26 +142,29 @@ KIND_TOOLS: dict[Kind, KindTool] = {
         KindTool(
             Kind.NARRATE,
             "Narrate",
-            "Renders a named template from beads and broker facts." + _NOT_YET,
+            "A report from beads and broker facts: briefing (a day), health (the latest heartbeat and its checks), "
+            "weekly_review (trades, P&L in pips and USD, gates, alerts, halts over a date range) or status.",
             _hints(read_only=True),
         ),
         KindTool(
             Kind.QUERY,
             "Research query",
-            "A declarative lens over a dataset (filter, group_by, aggregates): facts with provenance." + _NOT_YET,
+            "A declarative lens over a dataset in the seam's data folder (filter, group_by session/weekday/hour/month "
+            "or a column, aggregates), run by DuckDB: the result table with the dataset's sha256 and the bead id.",
             _hints(read_only=True),
         ),
         KindTool(
             Kind.HUNT,
             "Research hunt",
-            "A registered hypothesis over a parameter grid; every variant is computed and shown, none selected."
-            + _NOT_YET,
+            "A registered hypothesis (session_breakout, ma_cross, fvg_retest) over a parameter grid; every variant is "
+            "computed and shown in grid order with the same facts, none selected, sorted or scored.",
             _hints(read_only=True),
         ),
         KindTool(
             Kind.MEMORY,
             "Memory over the beads",
-            "Questions over the audit beads (heartbeat gaps, connection gaps, approvals)." + _NOT_YET,
+            "Questions over the audit beads in a time window: heartbeat gaps, connection gaps, approvals and their "
+            "outcomes, bead counts by type.",
             _hints(read_only=True),
         ),
     )
@@ -325,7 +327,7 @@ async def call_kind(
     mask = SecretMask(
         accounts=[secrets.ib_account.get_secret_value()] if secrets.ib_account else [],
         secrets=[
-            *(s.get_secret_value() for s in (secrets.telegram_token, secrets.mcp_token) if s is not None),
+            *secrets.masked(),
             *given_code,
         ],
     ).mask

@@ -136,7 +136,7 @@ def generate(spec: Spec) -> GeneratedBars:
 
 def write_dataset(bars: GeneratedBars, target: Path, fmt: Literal["csv", "parquet"] = "csv") -> dict[str, object]:
     """Write the bars (by DuckDB, on one thread, so the bytes repeat exactly) and a sidecar; returns the sidecar."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # like the seam's other folders: the owner's
     _write(bars, target, fmt)
     meta: dict[str, object] = {
         **asdict(bars.spec),
@@ -179,6 +179,7 @@ def _write(bars: GeneratedBars, target: Path, fmt: Literal["csv", "parquet"]) ->
         con.execute(f"COPY generated TO '{str(out).replace(chr(39), chr(39) * 2)}' ({options})")
     finally:
         con.close()
+    os.chmod(out, 0o600)
     with out.open("rb+") as fh:
         os.fsync(fh.fileno())
     out.replace(target)

@@ -81,3 +81,10 @@ def test_only_spike_mode_has_spikes_and_intraday_gaps():
     gaps = np.abs(g.open[1:] - g.close[:-1]) / 0.0001
     within_week = np.diff(g.minutes) == 1
     assert np.count_nonzero(gaps[within_week] >= 10) == g.gap_events
+
+
+def test_a_generated_dataset_and_its_new_folder_are_the_owners_alone(tmp_path):
+    target = tmp_path / "data" / "d.csv"
+    write_dataset(generate(Spec("EURUSD", "calm", 1, 1_000, "1min")), target)
+    assert oct(target.parent.stat().st_mode & 0o777) == "0o700"
+    assert oct(target.stat().st_mode & 0o777) == "0o600"

@@ -52,3 +52,15 @@ def test_a_refused_token_is_unavailable_and_names_the_variable(fake: FakeTelegra
 
     said = asyncio.run(main())
     assert "401" in said and "SEAM_TELEGRAM_TOKEN" in said and "wrong" not in said
+
+
+def test_the_chat_id_is_masked_in_every_output_when_it_looks_like_a_real_one() -> None:
+    from seam.config import Secrets
+    from seam.logmask import SecretMask
+
+    real = Secrets.model_validate({"telegram_token": "123456:abcdefgh", "telegram_chat_id": "-1001234567890"})
+    mask = SecretMask(accounts=[], secrets=real.masked()).mask
+    assert "-1001234567890" not in mask("sent to chat -1001234567890 with 123456:abcdefgh")
+    assert "123456:abcdefgh" not in mask("token 123456:abcdefgh")
+    # a short test chat id is not masked: it would also hide ordinary numbers such as 1001 in a price
+    assert Secrets.model_validate({"telegram_chat_id": "1001"}).masked() == []

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from _shared import EXIT_CODES, open_seam, parser, submit_and_print
 
 EPILOG = f"""\
-Sends a `halt` intent (the daemon takes halts on its priority lane, ahead of any backlog) and prints
-the answer. While the flag is on, seam sends no order and approves nothing. Only a person at a
+Writes a `halt` intent into intents/priority/ (the halts' own folder and lane, ahead of any backlog)
+and prints the answer. While the flag is on, seam sends no order and approves nothing. Only a person at a
 terminal lifts it, with `seam resume`; no intent, script or agent can.
 
 The reason is recorded in the HALT bead: say who asked and why, in plain words.

@@ -14,8 +14,9 @@ broker link, heartbeat, halt flag, queue depth, daemons running, intents answere
 orders, beads. An answer also proves a daemon is taking intents. No answer within --timeout (exit 3)
 says whether any daemon is running; `seam status` reads the same facts without a daemon.
 
-Heartbeat and health monitoring arrive in a later release: until then the heartbeat row says
-"not running".
+The heartbeat row shows the state of the newest beat (HEALTHY, DEGRADED or CRITICAL; MISSED when the
+beats stopped, STOPPED when the daemon stopped on purpose) and its bead; `seam health` prints each
+check of that beat.
 
 examples:
   python scripts/status.py --seam ~/desk

@@ -113,8 +113,9 @@ def submit_and_print(
     timeout: float,
     wait: bool = True,
 ) -> int:
-    """Check the intent with the daemon's own validation, write it atomically into intents/incoming/, wait
-    for the response to this very intent and print it; the exit code its status means."""
+    """Check the intent with the daemon's own validation, write it atomically into intents/incoming/ (a halt
+    into intents/priority/), wait for the response to this very intent and print it; the exit code its status
+    means."""
     from seam import client
     from seam.errors import ConfigError, IntentError, ResponseTimeout
 

@@ -21,14 +21,16 @@ fresh id. Only the research kinds are sent ({", ".join(RESEARCH)}): nothing here
 Answers are facts with their provenance (the lens, the dataset's sha256, the bead ids); they never
 rank, select or recommend.
 
-This release validates these kinds against their schemas and answers `failed`, "not available yet":
-their handlers ship in a later release. The answer then says so, and the same id may be sent again
-once they do.
+query and hunt read a dataset in the seam's data folder (`seam data list` shows them; `seam data
+generate` makes synthetic ones). A hunt over a large grid can take longer than the default --timeout:
+give it more (the daemon's own limit for a hunt is handlers.timeouts.hunt, 600 s by default). A
+timeout leaves the intent with the daemon; its answer appears in responses/<id>.md.
 
 examples:
   python scripts/research.py --seam ~/desk --kind memory --payload '{{"question": "approvals", "window": "7d"}}'
   python scripts/research.py --seam ~/desk --kind narrate --payload '{{"template": "briefing"}}'
   python scripts/research.py --seam ~/desk query.yaml
+  python scripts/research.py --seam ~/desk --timeout 600 hunt.yaml
 
 {EXIT_CODES}
 """
