@@ -316,8 +316,10 @@ class HaltLane:
     """The halt lane: one plain thread, with an event loop of its own, that takes a halt from the moment the
     priority watch claims its file to its response: validate, the flag and its beads, the answer, the response
     file. No step waits for the daemon's event loop or its thread pools, which a backlog of ordinary intents keeps
-    busy; its store writes go first at the write lock (a priority thread). The one step that is the loop's,
-    cancelling the broker's working orders, is handed to it and waited for a bounded time (the halt handler)."""
+    busy; its store writes go first at the write lock (a priority thread), and while it runs the normal lane's
+    blocking steps wait to start (the runtime's HaltGate), so they do not compete with it for the GIL. The one step
+    that is the loop's, cancelling the broker's working orders, is handed to it and waited for a bounded time (the
+    halt handler)."""
 
     def __init__(self, daemon: Daemon) -> None:
         self._daemon = daemon
@@ -334,6 +336,7 @@ class HaltLane:
 
     def submit(self, claimed: Path) -> None:
         """From any thread: a claimed file of a priority kind, to be carried out now."""
+        self._daemon.runtime.lanes.gate.hold()  # the normal lane's steps wait until its response is written
         self._jobs.put(claimed)
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -370,6 +373,7 @@ class HaltLane:
                 fault = exc
             else:
                 logger.exception("could not finish %s; it stays in processing/ and is retried at restart", claimed)
+        daemon.runtime.lanes.gate.release()
         assert self._home is not None
         try:
             self._home.call_soon_threadsafe(daemon._halt_done, attempt, finished, fault)

@@ -24,6 +24,7 @@ import functools
 import logging
 import os
 import socket
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import timedelta
@@ -76,12 +77,56 @@ class InlineExecutor(Executor):
         return future
 
 
+class HaltGate:
+    """While a halt is in flight, the normal lane's blocking steps wait to start (at most HOLD_SECONDS): each would
+    compete with the halt lane's thread for the GIL and the store's write lock. Held from the moment a halt is
+    claimed, released when its response is written. A step already running finishes."""
+
+    HOLD_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held = 0
+        self._open = threading.Event()
+        self._open.set()
+
+    def hold(self) -> None:
+        with self._lock:
+            self._held += 1
+            self._open.clear()
+
+    def release(self) -> None:
+        with self._lock:
+            self._held = max(0, self._held - 1)
+            if self._held == 0:
+                self._open.set()
+
+    def wait(self) -> None:
+        self._open.wait(self.HOLD_SECONDS)
+
+
+class _GatedPool(ThreadPoolExecutor):
+    """The normal lane's pool: each step first waits for the halt gate."""
+
+    def __init__(self, workers: int, gate: HaltGate) -> None:
+        super().__init__(workers, thread_name_prefix="seam-worker")
+        self._gate = gate
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        return super().submit(self._gated, fn, *args, **kwargs)
+
+    def _gated(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        self._gate.wait()
+        return fn(*args, **kwargs)
+
+
 class Lanes:
     """The thread pools blocking work runs in, one per lane, so a flood of ordinary intents never takes the
     threads (or, in this process, the store's write lock: the halt lane's threads are marked priority) a
     halt needs. Threads start on first use."""
 
     def __init__(self, store: Store, concurrency: int) -> None:
+        self.gate = HaltGate()
         self._pools = {
             "intake": ThreadPoolExecutor(1, thread_name_prefix="seam-intake"),
             "priority": ThreadPoolExecutor(
@@ -90,7 +135,7 @@ class Lanes:
             # Handlers are coroutines: `concurrency` of them run at once on the loop. The blocking steps
             # around them need few threads, and every extra thread competes for the GIL with the
             # observer and the halt lane (measured: 2 threads move a burst as fast as 8).
-            "normal": ThreadPoolExecutor(min(concurrency, BLOCKING_THREADS), thread_name_prefix="seam-worker"),
+            "normal": _GatedPool(min(concurrency, BLOCKING_THREADS), self.gate),
             # the daemon's halt lane: one plain thread of its own (seam/daemon.py HaltLane), its work inline
             "halt": InlineExecutor(),
         }

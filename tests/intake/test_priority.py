@@ -178,3 +178,25 @@ def test_a_well_formed_intent_behind_garbage_is_answered_before_most_of_it(seam_
     with DaemonThread(seam_paths):
         wait_for(lambda: len(_answered_order(seam_paths)) == 61, timeout=30, what="all answered")
     assert _answered_order(seam_paths).index("good-one") < 10
+
+
+def test_the_normal_lane_waits_while_a_halt_is_in_flight_and_not_longer_than_the_hold():
+    from seam.runtime import HaltGate, _GatedPool
+
+    gate = HaltGate()
+    pool = _GatedPool(1, gate)
+    try:
+        gate.hold()
+        started = time.monotonic()
+        step = pool.submit(time.monotonic)
+        time.sleep(0.2)
+        assert not step.done(), "a normal step ran while a halt was in flight"
+        gate.release()
+        assert step.result(2) - started >= 0.2
+        gate.hold()  # a halt that never releases holds a step back at most HOLD_SECONDS
+        began = time.monotonic()
+        assert pool.submit(lambda: "ran").result(5) == "ran"
+        assert time.monotonic() - began >= HaltGate.HOLD_SECONDS * 0.9
+    finally:
+        gate.release()
+        pool.shutdown()
