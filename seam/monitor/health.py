@@ -27,7 +27,6 @@ __all__ = [
 ]
 
 DELIVERY_TOLERANCE = 10.0
-_SCAN = 512  # beads read per step when looking back for the newest of a type
 
 
 @dataclass(frozen=True)
@@ -60,17 +59,8 @@ class Health:
 
 
 def latest_bead(store: Store, type_: str) -> Bead | None:
-    """The newest bead of a type, looking back from the end in steps (the chain only grows)."""
-    end = store.last_seq()
-    step = _SCAN
-    while end > 0:
-        found = store.beads(after=max(0, end - step), type_=type_)
-        if found:
-            return found[-1]
-        if end - step <= 0:
-            return None
-        end, step = end - step, step * 4
-    return None
+    """The newest bead of a type."""
+    return store.last_of(type_)
 
 
 def missed_after(payload: dict[str, Any]) -> float:

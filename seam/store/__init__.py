@@ -102,6 +102,9 @@ class Store:
     ) -> list[Bead]:
         return self._beads.list(after=after, type_=type_, intent_id=intent_id, limit=limit)
 
+    def last_of(self, type_: str) -> Bead | None:
+        return self._beads.last_of(type_)
+
     def last_seq(self) -> int:
         return self._beads.last_seq()
 

@@ -96,6 +96,11 @@ class Beads:
             args.append(limit)
         return [Bead(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in self.db.query(query, args)]
 
+    def last_of(self, type_: str) -> Bead | None:
+        """The newest bead of a type (the index on type and seq: one look, however long the chain)."""
+        rows = self.db.query(f"SELECT {_COLUMNS} FROM beads WHERE type = ? ORDER BY seq DESC LIMIT 1", [type_])
+        return next((Bead(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in rows), None)
+
     def last_seq(self) -> int:
         row = self.db.one("SELECT MAX(seq) FROM beads")
         return int(row[0] or 0)
