@@ -82,9 +82,21 @@ class Registry:
             raise RegistryError(f"no handler registered for: {', '.join(missing)}")
 
 
+async def _query(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
+    from seam.handlers import research  # numpy and DuckDB load with the first research intent, not with every CLI
+
+    return await research.handle_query(ctx, intent)
+
+
+async def _hunt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
+    from seam.handlers import research
+
+    return await research.handle_hunt(ctx, intent)
+
+
 def default_registry(**_: Any) -> Registry:
-    """Every kind, routed. Kinds whose handler has not landed answer `failed`, "not available yet"."""
-    from seam.handlers import approval, broker, narrate, research, system
+    """Every kind, routed."""
+    from seam.handlers import approval, broker, narrate, system
 
     registry = Registry()
     registry.register(Kind.HALT, system.handle_halt, lane=Lane.PRIORITY)
@@ -97,8 +109,8 @@ def default_registry(**_: Any) -> Registry:
     registry.register(Kind.SIGNAL, approval.handle_signal, needs_broker=True)
     registry.register(Kind.CLOSE, approval.handle_close, needs_broker=True)
     registry.register(Kind.APPROVE, approval.handle_approve, presented=approval.spend_presented_code, needs_broker=True)
-    registry.register(Kind.QUERY, research.handle_query, read_only=True)
-    registry.register(Kind.HUNT, research.handle_hunt)
+    registry.register(Kind.QUERY, _query, read_only=True)
+    registry.register(Kind.HUNT, _hunt)
     registry.register(Kind.NARRATE, narrate.handle_narrate, read_only=True)
     registry.register(Kind.MEMORY, narrate.handle_memory, read_only=True)
     registry.check_complete()

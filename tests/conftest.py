@@ -8,6 +8,8 @@ Every wait is bounded; every daemon started here is stopped here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -174,6 +176,40 @@ def seam_cli(
     )
 
 
+def seam_in_process(
+    *args: str, env: dict[str, str] | None = None, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `seam ...` through seam.cli.main in this process: the exit code, standard output and standard error
+    `seam_cli` gives, without a child process's start-up. For tests about what a command does and says; a test
+    about the process boundary (a signal, the terminal, the environment a child inherits) uses `seam_cli`."""
+    from seam.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    stdin = io.TextIOWrapper(io.BytesIO((input_text or "").encode()))
+    saved = os.environ.copy()
+    os.environ.update(env or {})
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), _stdin(stdin):
+            try:
+                code = main(list(args))
+            except SystemExit as exit_:  # argparse: --help, --version, a usage error
+                code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return subprocess.CompletedProcess(["seam", *args], code, stdout.getvalue(), stderr.getvalue())
+
+
+@contextlib.contextmanager
+def _stdin(replacement: io.TextIOWrapper) -> Iterator[None]:
+    saved, sys.stdin = sys.stdin, replacement
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+        replacement.close()
+
+
 def run_on_a_terminal(args: list[str], answer: bytes, env: dict[str, str] | None = None) -> tuple[int, str]:
     """Run `seam ...` with a pseudo-terminal as its stdin and stdout, answering one question."""
     import pty
@@ -243,47 +279,23 @@ class DaemonProcess:
         return self.log.read_text()
 
 
+@pytest.hookimpl(optionalhook=True)  # a run without xdist (`-p no:xdist`) has no such hook
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: two workers per core. Many tests spend their time waiting (on a child process, a file event, a
     daemon's answer), so one worker per core leaves the cores idle half the time."""
     return 2 * len(os.sched_getaffinity(0))
 
 
-# The slowest tests (seconds on 2 cores; `pytest --durations=40`), started first so the run does not end with one
-# worker still busy on a long test while the others are idle. A test not named here keeps its place after them.
-SLOWEST_FIRST = (
-    "tests/mcp/test_parity.py::test_the_file_seam_the_mcp_server_and_the_cli_give_the_same_response_bodies",
-    "tests/test_mode_and_secrets.py::test_status_shows_the_running_daemons_mode_not_the_one_seam_yaml_names_since",
-    "tests/test_demo.py::test_the_paper_demo_goes_through_the_fake_gateway_and_survives_a_dropped_link",
-    "tests/mcp/test_bundle.py::test_the_official_mcpb_cli_validates_packs_and_unpacks_the_bundle",
-    "tests/intake/test_storage_faults.py::test_a_daemon_process_meeting_enospc_and_eio_at_each_write_answers_once",
-    "tests/intake/test_priority.py::test_a_halt_is_answered_while_the_daemons_event_loop_is_stalled",
-    "tests/store/test_corrupt.py::test_a_fresh_seam_still_answers_and_verifies",
-    "tests/test_two_daemons.py::test_with_two_paper_daemons_only_the_owner_connects_and_the_other_takes_over",
-    "tests/mcp/test_bundle.py::test_the_bundle_entry_point_serves_the_seam_as_claude_desktop_starts_it",
-    "tests/mcp/test_transports.py::",
-    "tests/test_mode_and_secrets.py::",
-    "tests/test_daemon.py::test_two_daemons_on_one_seam_process_every_intent_exactly_once",
-    "tests/broker/test_lease.py::",
-    "tests/test_demo.py::",
-    "tests/mcp/test_install.py::",
-    "tests/intake/test_hostile_files.py::test_a_daemon_that_died_while_filing_is_finished_at_restart",
-    "tests/intake/test_storage_faults.py::",
-    "tests/intake/test_lazy_durability.py::",
-    "tests/test_two_daemons.py::",
-    "tests/store/test_corrupt.py::",
-)
-
-
-def _start_rank(item: pytest.Item) -> int:
-    if item.get_closest_marker("kill"):
-        return -1  # the kill test (~30 s) before anything, when it runs
-    return next(
-        (rank for rank, prefix in enumerate(SLOWEST_FIRST) if item.nodeid.startswith(prefix)), len(SLOWEST_FIRST)
-    )
+def pytest_configure(config: pytest.Config) -> None:
+    """`-n` without `--dist`: idle workers take tests from busy ones (worksteal). With the default (load) each
+    worker keeps the block of tests it was first given, and one block of slow tests made a 40 s tail."""
+    chose_dist = any(arg.startswith("--dist") or arg.startswith("-d") for arg in config.invocation_params.args)
+    if getattr(config.option, "dist", "no") == "load" and not chose_dist:
+        config.option.dist = "worksteal"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest tests go first (a stable sort: the rest keep their order), so with `-n auto` the workers
-    share the long ones at the start and finish together, instead of one long test starting last."""
-    items.sort(key=_start_rank)
+    """The longest test (the kill test, ~30 s) goes first, so with `-n auto` one worker runs it while the others
+    take everything else, instead of it starting last and the others waiting for it. The other slow tests keep
+    their places: put first too, they all landed in the first worker's block and ran one after another there."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("kill") else 1)

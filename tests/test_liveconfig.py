@@ -147,5 +147,8 @@ def test_a_running_daemon_watches_seam_yaml(tmp_path: Path) -> None:
         assert bead.payload["applied"] == {"log.level": {"from": "INFO", "to": "DEBUG"}}
         assert bead.payload["refused"] == {"broker.port": {"from": None, "to": 4999}}
         assert runtime.settings.log.level == "DEBUG" and runtime.settings.broker.port is None
-        alerts = [b.payload["alert"] for b in runtime.store.beads(type_="ALERT")]
-        assert "CONFIG_REFUSED" in alerts
+        # the alert is raised after the bead is written
+        wait_for(
+            lambda: "CONFIG_REFUSED" in [b.payload["alert"] for b in runtime.store.beads(type_="ALERT")],
+            what="the CONFIG_REFUSED alert",
+        )

@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from rich.console import Console
 
-from seam.clock import CLOCK_ENV, Clock, clock_from_env
-from seam.config import LoadedConfig, Secrets, load_config
 from seam.errors import ConfigError, Problem
-from seam.logmask import SecretMask, install
 from seam.paths import SeamPaths
 
 if TYPE_CHECKING:
+    from seam.clock import Clock
+    from seam.config import LoadedConfig, Secrets
     from seam.runtime import Runtime
 
 __all__ = [
@@ -56,6 +55,8 @@ def seam_paths(args: argparse.Namespace) -> SeamPaths:
 
 
 def load(paths: SeamPaths, cli: dict[str, Any] | None = None) -> LoadedConfig:
+    from seam.config import load_config  # the settings' models: commands that read no configuration start without
+
     return load_config(paths, cli=cli)
 
 
@@ -78,6 +79,8 @@ def console_runtime(paths: SeamPaths, config: LoadedConfig) -> Iterator[Runtime]
 
 def clock() -> Clock:
     """The market clock: the system's, or the simulated one SEAM_CLOCK_START names."""
+    from seam.clock import CLOCK_ENV, clock_from_env
+
     try:
         return clock_from_env()
     except ValueError as exc:
@@ -86,6 +89,9 @@ def clock() -> Clock:
 
 def setup_logging(level: str, secrets: Secrets | None = None) -> None:
     """Logs to stderr, with every account id and configured secret masked in every record (the IB library's too)."""
+    from seam.config import Secrets
+    from seam.logmask import SecretMask, install
+
     logging.basicConfig(
         stream=sys.stderr,
         level=getattr(logging, level, logging.INFO),
@@ -93,11 +99,8 @@ def setup_logging(level: str, secrets: Secrets | None = None) -> None:
     )
     secrets = secrets or Secrets()
     accounts = [secrets.ib_account] if secrets.ib_account else []
-    tokens = [token for token in (secrets.telegram_token, secrets.mcp_token) if token]
-    # INV: account ids are masked in every output, the IB library's log records included
-    install(
-        SecretMask(accounts=[a.get_secret_value() for a in accounts], secrets=[t.get_secret_value() for t in tokens])
-    )
+    # INV: account ids and secrets are masked in every output, the IB library's log records included
+    install(SecretMask(accounts=[a.get_secret_value() for a in accounts], secrets=secrets.masked()))
 
 
 def interactive() -> bool:

@@ -10,19 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
-from seam import client
 from seam.cli.common import EXIT_NOT_OK, EXIT_OK, Subparsers, clock, err, load, out, print_problems, seam_paths
-from seam.errors import IntentError
-from seam.handlers.research import hunt_context
-from seam.intent import HuntPayload, Kind
-from seam.research import data_folder
-from seam.research.bars import pip_size
-from seam.research.engines import engine_for
-from seam.research.hunt import plan_hunt
 
 __all__ = ["add_hunt", "cmd_hunt"]
 
@@ -35,6 +23,19 @@ def add_hunt(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_hunt(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from seam import client
+    from seam.errors import IntentError
+    from seam.handlers.research import hunt_context
+    from seam.intent import HuntPayload, Kind
+    from seam.research import data_folder
+    from seam.research.bars import pip_size
+    from seam.research.engines import engine_for
+    from seam.research.hunt import plan_hunt
+
     paths = seam_paths(args)
     config = load(paths)
     research = config.settings.research

@@ -9,7 +9,7 @@ import pytest
 
 from seam.clock import FakeClock
 from seam.store import Store
-from tests.conftest import make_seam, seam_cli
+from tests.conftest import make_seam, seam_cli, seam_in_process
 
 
 @pytest.fixture
@@ -47,14 +47,14 @@ def _tamper(db, statement: str) -> None:
 
 def test_verify_names_an_altered_bead(store_with_beads):
     _tamper(store_with_beads.db, """UPDATE beads SET payload = '{"n":99}' WHERE seq = 4""")
-    result = seam_cli("beads", "verify", "--seam", str(store_with_beads.root))
+    result = seam_in_process("beads", "verify", "--seam", str(store_with_beads.root))
     assert result.returncode == 1
     assert "bead 4" in result.stdout and "altered" in result.stdout
 
 
 def test_verify_names_a_removed_bead(store_with_beads):
     _tamper(store_with_beads.db, "DELETE FROM beads WHERE seq = 5")
-    result = seam_cli("beads", "verify", "--seam", str(store_with_beads.root))
+    result = seam_in_process("beads", "verify", "--seam", str(store_with_beads.root))
     assert result.returncode == 1
     assert "bead 5 is missing" in result.stdout
 
@@ -70,7 +70,7 @@ def test_verify_names_a_bead_whose_hash_was_recomputed_but_not_its_successor(sto
     forged = canonical_json({"n": 1000})
     new_hash = _bead_hash(3, bead.type, bead.at, bead.intent_id, bead.session_id, forged, bead.prev_hash)
     _tamper(store_with_beads.db, f"UPDATE beads SET payload = '{forged}', hash = '{new_hash}' WHERE seq = 3")
-    result = seam_cli("beads", "verify", "--seam", str(store_with_beads.root))
+    result = seam_in_process("beads", "verify", "--seam", str(store_with_beads.root))
     assert result.returncode == 1
     assert "bead 4 does not chain to bead 3" in result.stdout
 
@@ -95,7 +95,7 @@ def test_concurrent_writers_never_fork_the_chain(tmp_path):
 
 
 def test_tail_prints_the_latest_beads(store_with_beads):
-    result = seam_cli("beads", "tail", "--no-follow", "-n", "3", "--seam", str(store_with_beads.root))
+    result = seam_in_process("beads", "tail", "--no-follow", "-n", "3", "--seam", str(store_with_beads.root))
     assert result.returncode == 0
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     assert len(lines) == 3

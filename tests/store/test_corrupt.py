@@ -17,7 +17,7 @@ from seam.paths import SeamPaths
 from seam.store import Store
 from seam.store.beads import Beads
 from seam.store.db import sidecar_path
-from tests.conftest import drop, intent_text, make_seam, seam_cli
+from tests.conftest import drop, intent_text, make_seam, seam_cli, seam_in_process
 from tests.store.test_db import old_seam
 
 # a missing store's advice names the sidecar: there is no seam.db left to move
@@ -114,7 +114,7 @@ def test_watch_refuses_a_damaged_store_in_one_line_and_answers_nothing(damaged: 
 
 
 def test_beads_verify_refuses_a_damaged_store_in_one_line_with_exit_1(damaged: SeamPaths) -> None:
-    result = seam_cli("beads", "verify", "--seam", str(damaged.root))
+    result = seam_in_process("beads", "verify", "--seam", str(damaged.root))
     assert result.returncode == 1
     assert "chain intact" not in result.stdout
     assert re.search(WHAT_TO_DO, one_line(result.stderr))
@@ -150,25 +150,25 @@ def test_verify_turns_damage_into_a_store_error_when_the_open_check_is_off(tmp_p
 
 
 def test_a_fresh_seam_has_a_private_sidecar_holding_its_store_id(tmp_path: Path) -> None:
-    made = seam_cli("init", str(tmp_path / "fresh"))
+    made = seam_in_process("init", str(tmp_path / "fresh"))
     assert made.returncode == 0, made.stderr
     db = tmp_path / "fresh" / "seam.db"
     assert sidecar_path(db) == tmp_path / "fresh" / "seam.db.id"
     assert stat.S_IMODE(sidecar_path(db).stat().st_mode) == 0o600
     assert sidecar_id(db) == stored_id(db)
-    again = seam_cli("init", str(tmp_path / "fresh"))
+    again = seam_in_process("init", str(tmp_path / "fresh"))
     assert again.returncode == 0, again.stderr
     assert sidecar_id(db) == stored_id(db)
 
 
 def test_a_fresh_seam_still_answers_and_verifies(tmp_path: Path) -> None:
     root = tmp_path / "fresh"
-    assert seam_cli("init", str(root)).returncode == 0
+    assert seam_in_process("init", str(root)).returncode == 0
     drop(SeamPaths.at(root), "s1.yaml", intent_text("s1"))
     watched = seam_cli("watch", "--once", "--seam", str(root))
     assert watched.returncode == 0, watched.stderr
     assert (root / "responses" / "s1.md").exists()
-    verified = seam_cli("beads", "verify", "--seam", str(root))
+    verified = seam_in_process("beads", "verify", "--seam", str(root))
     assert verified.returncode == 0, verified.stderr
     assert "chain intact" in verified.stdout
 
