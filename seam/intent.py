@@ -206,7 +206,7 @@ class QueryAggregate(_Strict):
     """One aggregate. `field` names a column or a derived field: return_pips (close - open; `sum` of it is the sum
     of returns), range_pips (high - low); `count` needs none."""
 
-    fn: Literal["count", "mean", "median", "min", "max", "sum", "stddev"]
+    fn: Literal["count", "mean", "median", "min", "max", "sum", "stddev", "stdev"]  # stdev: another spelling
     field: Column | None = None
 
 

@@ -31,6 +31,7 @@ _SQL_FN = {
     "max": "max",
     "sum": "sum",
     "stddev": "stddev_samp",  # the sample standard deviation (n - 1)
+    "stdev": "stddev_samp",
 }
 _OPS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 

@@ -101,6 +101,16 @@ def test_a_lens_without_group_by_gives_one_row(data_dir):
     assert result.rows == [[3000]]
 
 
+def test_stdev_is_the_sample_standard_deviation_under_either_spelling(data_dir):
+    result = run_lens(
+        DataFolder(data_dir),
+        lens(dataset="eurusd.csv", aggregates=[{"fn": "stdev", "field": "close"}, {"fn": "stddev", "field": "close"}]),
+    )
+    closes = [float(r["close"]) for r in _plain_rows(data_dir / "eurusd.csv")]
+    (row,) = result.rows
+    assert row[0] == row[1] == pytest.approx(statistics.stdev(closes))
+
+
 def test_an_unknown_dataset_is_rejected_with_the_datasets_that_exist(data_dir):
     with pytest.raises(IntentError) as caught:
         run_lens(DataFolder(data_dir), lens(dataset="gbpusd.csv", aggregates=[{"fn": "count"}]))
