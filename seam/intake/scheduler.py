@@ -27,8 +27,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from watchdog.observers.api import BaseObserver
-
 from seam.config import IntakeSettings
 from seam.faults import describe_fault
 from seam.intake.files import (
@@ -43,7 +41,7 @@ from seam.intake.files import (
     peek,
 )
 from seam.intake.restore import ResponseRestorer
-from seam.intake.watch import make_observer
+from seam.intake.watch import Watch, make_observer
 from seam.paths import SeamPaths
 
 __all__ = ["IntakeScheduler", "Job", "ObserverFactory"]
@@ -59,7 +57,7 @@ INTAKE_CHUNK = 32  # names looked at per intake round (see _intake_loop)
 RETRY_FIRST_SECONDS = 0.5  # a step that met a full or failing disk is tried again after this,
 RETRY_MAX_SECONDS = 30.0  # doubling each time up to this
 
-ObserverFactory = Callable[[Path, Callable[[str | None], None]], BaseObserver]
+ObserverFactory = Callable[[Path, Callable[[str | None], None]], Watch]
 Offload = Callable[..., Awaitable[Any]]
 # (an already-claimed file, or None and the name in incoming/ still to claim)
 Job = tuple[Path | None, str]
@@ -102,12 +100,12 @@ class IntakeScheduler:
         self._priority_writing = False  # a file in priority/ is still being written: look again at each tick
         self._priority_retry_at = 0.0  # after a storage fault claiming from priority/, not before this
         self._priority_ignored: set[str] = set()
-        self._priority_observer: BaseObserver | None = None
+        self._priority_observer: Watch | None = None
         # where a claimed file of a priority kind goes at once, from any thread (the daemon's halt lane); None:
         # onto the loop's priority queue. Either way it is done when `done("priority", job)` is called.
         self.priority_direct: Callable[[Path], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._observer: BaseObserver | None = None
+        self._observer: Watch | None = None
         self._hints: asyncio.Queue[str | None] = asyncio.Queue()
         self._normal = _NormalQueue()
         self._priority: asyncio.Queue[Job] = asyncio.Queue()
@@ -179,7 +177,7 @@ class IntakeScheduler:
         else:
             self._idle.clear()
 
-    def _start_observer(self, loop: asyncio.AbstractEventLoop) -> BaseObserver:
+    def _start_observer(self, loop: asyncio.AbstractEventLoop) -> Watch:
         box: collections.deque[str | None] = collections.deque()
         woken = threading.Event()
 
@@ -211,7 +209,7 @@ class IntakeScheduler:
 
     # -- intents/priority/: a folder of its own, a watch of its own -----------------------------------
 
-    def _start_priority_observer(self, loop: asyncio.AbstractEventLoop) -> BaseObserver | None:
+    def _start_priority_observer(self, loop: asyncio.AbstractEventLoop) -> Watch | None:
         """A watch on intents/priority/ whose events are acted on by the watch's own thread: the folder is
         listed and its files claimed there, then handed to the loop. Nothing in incoming/ is on that path."""
         if not self.paths.priority.is_dir():

@@ -10,14 +10,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-__all__ = ["WATCHES", "make_observer"]
+from seam.intake import inotify
+
+__all__ = ["WATCHES", "Watch", "make_observer"]
 
 
 class _Hints(FileSystemEventHandler):
@@ -72,7 +74,15 @@ def _incoming_observer(hint: Callable[[str | None], None], incoming: Path) -> Ba
     return IncomingObserver()
 
 
-WATCHES = ("events", "platform", "polling")
+WATCHES = ("events", "watchdog", "platform", "polling")
+
+
+class Watch(Protocol):
+    """What the intake needs of a watch: watchdog's observers have it, and so does the raw inotify watch."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 def make_observer(
@@ -82,14 +92,19 @@ def make_observer(
     polling: bool,
     polling_interval: float,
     watch: str | None = None,
-) -> BaseObserver:
-    """The watch on one folder. `watch`: "events" (Linux: watchdog's inotify emitter, tuned as above; elsewhere
-    the platform's), "platform" (watchdog's own observer for the platform as it is: FSEvents on macOS), or
-    "polling" (snapshots, for synced and network folders); by default "polling" when `polling`, else "events"."""
+) -> Watch:
+    """The watch on one folder. `watch`:
+    - "events", the default: on Linux raw inotify (seam/intake/inotify.py, the least work per event); elsewhere
+      as "watchdog";
+    - "watchdog": watchdog's inotify emitter, tuned as above (Linux); elsewhere the platform's observer;
+    - "platform": watchdog's own observer for the platform as it is (FSEvents on macOS);
+    - "polling": snapshots, for synced and network folders (the default when `polling`)."""
     watch = watch or ("polling" if polling else "events")
     if watch not in WATCHES:
         raise ValueError(f"unknown watch {watch!r}; one of {', '.join(WATCHES)}")
-    observer = _incoming_observer(hint, incoming) if watch == "events" else None
+    if watch == "events" and inotify.available():
+        return inotify.InotifyWatch(incoming, hint)
+    observer = _incoming_observer(hint, incoming) if watch in ("events", "watchdog") else None
     if observer is None:
         observer = PollingObserver(timeout=polling_interval) if watch == "polling" else Observer()
     observer.schedule(_Hints(incoming, hint), str(incoming), recursive=False)

@@ -1,5 +1,6 @@
-"""The intake's contract, the same on every watch: "events" (Linux's tuned inotify emitter), "platform"
-(watchdog's own observer, as macOS runs it with FSEvents) and "polling" (synced and network folders)."""
+"""The intake's contract, the same on every watch: "events" (Linux's raw inotify), "watchdog" (watchdog's tuned
+inotify emitter), "platform" (watchdog's own observer, as macOS runs it with FSEvents) and "polling" (synced and
+network folders)."""
 
 from __future__ import annotations
 

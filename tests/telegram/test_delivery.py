@@ -73,6 +73,7 @@ def test_a_new_service_on_the_same_store_delivers_the_rest_without_duplicates(
 ) -> None:
     root = tmp_path / "seam"
     texts = [f"alert {n}" for n in range(5)]
+    first: list[str] = []
 
     async def before_restart() -> None:
         runtime = console(root, clock)
@@ -80,7 +81,11 @@ def test_a_new_service_on_the_same_store_delivers_the_rest_without_duplicates(
         service.enqueue(texts[0])
         service.enqueue(texts[1])
         await service.start()
-        await until(lambda: len(fake.texts()) == 2, what="the first two delivered")
+        # delivered by seam's account: under load an answer can outlast the 0.3 s request limit, and that message
+        # is then rightly sent again (at-least-once in that window); what is tested here is the restart
+        await until(lambda: service.tables.queued_count() == 0, what="the first two delivered")
+        first.extend(fake.texts())
+        assert set(first) == set(texts[:2])
         fake.fail("5xx", methods=["sendMessage"])  # Telegram goes down
         for text in texts[2:]:
             service.enqueue(text)
@@ -95,7 +100,7 @@ def test_a_new_service_on_the_same_store_delivers_the_rest_without_duplicates(
         fake.clear_faults()  # Telegram is back
         await service.start()
         try:
-            await until(lambda: len(fake.texts()) == 5, what="the rest delivered")
+            await until(lambda: len(fake.texts()) == len(first) + 3, what="the rest delivered")
             await asyncio.sleep(0.1)  # room for a duplicate, were there one
         finally:
             await service.stop()
@@ -104,7 +109,7 @@ def test_a_new_service_on_the_same_store_delivers_the_rest_without_duplicates(
 
     asyncio.run(before_restart())
     asyncio.run(after_restart())
-    assert fake.texts() == texts
+    assert fake.texts()[len(first) :] == texts[2:]  # the three queued at the stop: once each, in order
 
 
 def test_a_reply_lost_after_telegram_took_the_message_is_the_one_duplicate(
