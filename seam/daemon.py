@@ -28,6 +28,7 @@ from pathlib import Path
 
 from seam.clock import Clock
 from seam.config import LoadedConfig, Settings
+from seam.errors import IntentError
 from seam.faults import is_storage_fault
 from seam.intake import Claimant
 from seam.intake.restore import ResponseRestorer
@@ -40,12 +41,14 @@ from seam.pipeline import Decision, Finished, Pipeline, Prepared
 from seam.respond import LazySync, Outcome, warm_templates
 from seam.route import Registry
 from seam.runtime import PRIORITY_WORKERS, Runtime
+from seam.validate import validate_bytes
 
 __all__ = ["Daemon", "HaltLane", "RunSummary", "install_signal_handlers"]
 
 logger = logging.getLogger(__name__)
 
 DEFER_SECONDS = 0.05  # wait before asking again about an id another live daemon is handling
+_WARM_UP_HALT = b'seam: 1\nid: halt-lane-warm-up\nkind: halt\npayload: {reason: "warm-up"}\n'
 
 
 @dataclass
@@ -353,13 +356,26 @@ class HaltLane:
         store.mark_priority_thread()
         loop = asyncio.new_event_loop()
         try:
-            store.last_seq()  # this thread's store connection is opened now, not by the first halt
+            self._warm_up()
             self._ready.set()
             while (claimed := self._jobs.get()) is not None:
                 self._one(loop, claimed)
         finally:
             self._ready.set()
             loop.close()
+
+    def _warm_up(self) -> None:
+        """What a first halt would otherwise pay for: this thread's store connection and the statements a halt reads,
+        and the validation of a halt intent (nothing is written)."""
+        daemon = self._daemon
+        store = daemon.store
+        store.last_seq()
+        store.flags.halt()
+        store.ledger.get("halt-lane-warm-up")
+        try:
+            validate_bytes(_WARM_UP_HALT, daemon.pipeline.check_context())
+        except IntentError:  # a configuration that refuses it says so when a real halt comes
+            logger.debug("halt lane: the warm-up halt did not validate", exc_info=True)
 
     def _one(self, loop: asyncio.AbstractEventLoop, claimed: Path) -> None:
         daemon = self._daemon
