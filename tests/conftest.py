@@ -50,6 +50,8 @@ READY_SIGNAL = ReadySignal(
     target=1.0910,
     setup_type="FVG_ENTRY",
 )
+# the same READY signal as an MCP tool's or a client's arguments
+READY_PAYLOAD: dict[str, object] = READY_SIGNAL.model_dump(mode="json", exclude_defaults=True)
 
 
 def make_seam(root: Path, config_yaml: str = "") -> SeamPaths:

@@ -16,18 +16,9 @@ from seam.config import LoadedConfig, load_config
 from seam.errors import IntentError, ResponseTimeout
 from seam.paths import SeamPaths
 from seam.respond import Status
-from tests.conftest import REPO, DaemonThread, drop, make_seam, wait_response
+from tests.conftest import READY_PAYLOAD, REPO, DaemonThread, drop, make_seam, wait_response
 
-READY = {
-    "signal": "READY",
-    "pair": "EURUSD",
-    "direction": "LONG",
-    "confidence": 0.85,
-    "entry": 1.0850,
-    "stop": 1.0820,
-    "target": 1.0910,
-    "setup_type": "FVG_ENTRY",
-}
+READY = READY_PAYLOAD
 
 
 def status_intent(intent_id: str) -> dict[str, object]:

@@ -1,4 +1,6 @@
-"""Reading bars with DuckDB: a connection that can open one file and nothing else, columns, row counts, arrays.
+"""Bars and DuckDB: a connection that can open one file and nothing else, columns, row counts, arrays, and the
+writer of generated datasets. Every DuckDB statement in seam is here: DuckDB reads and writes dataset files in
+the data folder, never the seam's own store (seam.db is SQLite, and only seam/store/ speaks SQL to it).
 
 Every connection made here is locked before the first row is read: external access off except the one
 path seam resolved itself, no extension installs or loads, configuration frozen. SQL text built elsewhere
@@ -27,6 +29,7 @@ __all__ = [
     "locked_connection",
     "pip_size",
     "source_sql",
+    "write_columns",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -88,8 +91,20 @@ def locked_connection(path: Path) -> duckdb.DuckDBPyConnection:
 
 def source_sql(path: Path) -> str:
     """The FROM clause of a dataset: the reader, its path a parameter ($path), timestamps as UTC."""
-    reader = "read_parquet($path)" if path.suffix.lower() == ".parquet" else "read_csv($path, header = true)"
-    return f"(SELECT * REPLACE (CAST(ts AS TIMESTAMP) AS ts) FROM {reader})"
+    return f"(SELECT * REPLACE (CAST(ts AS TIMESTAMP) AS ts) FROM {_raw_reader(path)})"
+
+
+def write_columns(columns: dict[str, Any], out: Path, fmt: str) -> None:
+    """Write named numpy columns to `out` as CSV (with a header) or Parquet. One thread: the rows, the row groups
+    and so the file's bytes come out the same on every run (`seam data generate`'s same seed, same sha256)."""
+    options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER true"
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET threads = 1")
+        con.register("generated", columns)
+        con.execute(f"COPY generated TO {_quoted(str(out))} ({options})")
+    finally:
+        con.close()
 
 
 def _raw_reader(path: Path) -> str:

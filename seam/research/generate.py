@@ -159,7 +159,7 @@ def _iso(minute: int) -> str:
 
 
 def _write(bars: GeneratedBars, target: Path, fmt: Literal["csv", "parquet"]) -> None:
-    import duckdb
+    from seam.research.bars import write_columns  # DuckDB loads when a dataset is written
 
     out = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     columns = {
@@ -170,15 +170,7 @@ def _write(bars: GeneratedBars, target: Path, fmt: Literal["csv", "parquet"]) ->
         "close": bars.close,
         "volume": bars.volume,
     }
-    options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER true"
-    con = duckdb.connect(":memory:")
-    try:
-        # one thread: rows, row groups and so the file's bytes come out the same on every run
-        con.execute("SET threads = 1")
-        con.register("generated", columns)
-        con.execute(f"COPY generated TO '{str(out).replace(chr(39), chr(39) * 2)}' ({options})")
-    finally:
-        con.close()
+    write_columns(columns, out, fmt)
     os.chmod(out, 0o600)
     with out.open("rb+") as fh:
         os.fsync(fh.fileno())

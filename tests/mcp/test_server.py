@@ -25,20 +25,11 @@ from seam.mcp.server import build_server
 from seam.mcp.tools import input_model, payload_members
 from seam.paths import SeamPaths
 from seam.schema import SCHEMA_DIR
-from tests.conftest import DaemonThread, make_seam
+from tests.conftest import READY_PAYLOAD, DaemonThread, make_seam
 
 pytestmark = pytest.mark.anyio
 
-READY = {
-    "signal": "READY",
-    "pair": "EURUSD",
-    "direction": "LONG",
-    "confidence": 0.85,
-    "entry": 1.0850,
-    "stop": 1.0820,
-    "target": 1.0910,
-    "setup_type": "FVG_ENTRY",
-}
+READY = READY_PAYLOAD
 READ_ONLY = {Kind.STATUS, Kind.ACCOUNT, Kind.POSITIONS, Kind.NARRATE, Kind.QUERY, Kind.HUNT, Kind.MEMORY}
 CANARY = "canary-outside-the-seam"
 

@@ -16,21 +16,12 @@ from mcp import Client, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from seam.intake import live_owners
-from tests.conftest import REPO, make_seam, wait_for
+from tests.conftest import READY_PAYLOAD, REPO, make_seam, wait_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 WEDNESDAY = "2026-11-18T09:00:00Z"  # READY signals are refused on weekends
-READY = {
-    "signal": "READY",
-    "pair": "EURUSD",
-    "direction": "LONG",
-    "confidence": 0.85,
-    "entry": 1.0850,
-    "stop": 1.0820,
-    "target": 1.0910,
-    "setup_type": "FVG_ENTRY",
-}
+READY = READY_PAYLOAD
 TOKEN = "test-token-4f9d2c7a1b3e5d60"
 
 
