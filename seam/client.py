@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
@@ -36,15 +36,19 @@ from seam.yamlsafe import dump_yaml
 
 __all__ = [
     "PRIORITY_DROP_KINDS",
+    "Deliver",
     "PendingProposal",
     "Response",
     "Submitted",
+    "answered",
     "check_intent",
     "drop_folder",
     "pending_proposals",
     "read_response",
+    "response_of",
     "submit",
     "submit_and_wait",
+    "timed_out",
     "wait_for_response",
 ]
 
@@ -151,17 +155,31 @@ def check_intent(intent: bytes | Mapping[str, Any], config: LoadedConfig, *, clo
     )
 
 
+Deliver = Callable[[str, bytes, ValidIntent], Path]
+
+
 def submit(
-    paths: SeamPaths, config: LoadedConfig, intent: bytes | Mapping[str, Any], *, clock: Clock | None = None
+    paths: SeamPaths,
+    config: LoadedConfig,
+    intent: bytes | Mapping[str, Any],
+    *,
+    clock: Clock | None = None,
+    deliver: Deliver | None = None,
 ) -> Submitted:
     """Check the intent, then write it atomically into intents/incoming/ under a name of its own.
 
+    `deliver(name, data, valid)`, from a process that runs the daemon itself, hands the checked intent to that
+    daemon instead (`Daemon.deliver`) and returns where it put it.
     INV: an intent the daemon would reject is refused here (IntentError) and nothing is written.
     """
     data = _intent_bytes(intent)
     valid = check_intent(data, config, clock=clock)
-    target = drop_folder(paths, str(valid.kind)) / f"{valid.id}-{os.urandom(3).hex()}.yaml"
-    write_atomic(target, data, tmp_dir=paths.tmp)
+    name = f"{valid.id}-{os.urandom(3).hex()}.yaml"
+    if deliver is not None:
+        target = deliver(name, data, valid)
+    else:
+        target = drop_folder(paths, str(valid.kind)) / name
+        write_atomic(target, data, tmp_dir=paths.tmp)
     return Submitted(valid.id, str(valid.kind), valid.intent_sha256, valid.raw_sha256, target)
 
 
@@ -180,16 +198,35 @@ def wait_for_response(paths: SeamPaths, submitted: Submitted, *, timeout: float 
     """The response to this very intent, once a daemon has handled it; ResponseTimeout after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        # an older response with the same hash (a failed try being retried) is not this intent's answer:
-        # look only once the file has left intake
-        if not _in_intake(paths, submitted.path.name):
-            for sha256 in (submitted.intent_sha256, submitted.raw_sha256):
-                response = read_response(paths, submitted.id, intent_sha256=sha256)
-                if response is not None:
-                    return response
+        response = answered(paths, submitted)
+        if response is not None:
+            return response
         if time.monotonic() >= deadline:
-            raise _timeout(paths, submitted, timeout)
+            raise timed_out(paths, submitted, timeout)
         time.sleep(_POLL_SECONDS)
+
+
+def answered(paths: SeamPaths, submitted: Submitted) -> Response | None:
+    """One look: the response to this very intent, or None while it has none yet."""
+    # an older response with the same hash (a failed try being retried) is not this intent's answer:
+    # look only once the file has left intake
+    if _in_intake(paths, submitted.path.name):
+        return None
+    for sha256 in (submitted.intent_sha256, submitted.raw_sha256):
+        response = read_response(paths, submitted.id, intent_sha256=sha256)
+        if response is not None:
+            return response
+    return None
+
+
+def response_of(path: Path, text: str, front: Mapping[str, Any] | None = None) -> Response | None:
+    """A response from its text as the daemon wrote it to `path` (the daemon's `Finished`), without reading it back;
+    with its `front` matter too, without parsing it."""
+    if front is not None:
+        end = text.find("\n---\n", 4)
+        return _response(path, dict(front), text[end + 5 :].lstrip("\n"), text) if end >= 0 else None
+    split = split_response(text, own=True)
+    return _response(path, split[0], split[1], text) if split is not None else None
 
 
 def submit_and_wait(
@@ -253,7 +290,7 @@ def _entries(folder: Path) -> list[Path]:
         return []
 
 
-def _timeout(paths: SeamPaths, submitted: Submitted, timeout: float) -> ResponseTimeout:
+def timed_out(paths: SeamPaths, submitted: Submitted, timeout: float) -> ResponseTimeout:
     from seam.intake import live_owners  # intake brings watchdog in; only a timeout needs it
 
     daemons = len(live_owners(paths.processing))

@@ -37,11 +37,11 @@ from seam.liveconfig import CHECK_SECONDS as CONFIG_CHECK_SECONDS
 from seam.liveconfig import ConfigWatcher
 from seam.monitor.alerts import Alert
 from seam.paths import SeamPaths
-from seam.pipeline import Decision, Finished, Pipeline, Prepared
+from seam.pipeline import Decision, Delivered, Finished, Pipeline, Prepared
 from seam.respond import LazySync, Outcome, warm_templates
 from seam.route import Registry
 from seam.runtime import PRIORITY_WORKERS, Runtime
-from seam.validate import validate_bytes
+from seam.validate import ValidIntent, validate_bytes
 
 __all__ = ["Daemon", "HaltLane", "RunSummary", "install_signal_handlers"]
 
@@ -126,6 +126,7 @@ class Daemon:
         self.halt_lane = HaltLane(self)
         self.intake.priority_direct = self.halt_lane.submit
         self._attempts: dict[Path, _Attempt] = {}  # claimed files waiting out a storage fault
+        self._delivered: dict[Path, Delivered] = {}  # intents this process wrote, until they are prepared
         self.stopping = asyncio.Event()
         self.started = asyncio.Event()
 
@@ -186,6 +187,34 @@ class Daemon:
             sys.setswitchinterval(old_interval)
         return self.summary
 
+    # -- intents written by this process ----------------------------------------------------------
+
+    def deliver(self, name: str, data: bytes, checked: ValidIntent) -> Path:
+        """From this process only (the MCP server that runs this daemon): an intent, `checked` a moment ago by the
+        same checks (`client.check_intent`), put straight into this daemon's processing folder, claimed, for
+        `answer` to carry through at once (validated once, not twice)."""
+        claimed = self.claimant.claim_new(name, data, tmp_dir=self.paths.tmp)
+        self._delivered[claimed] = Delivered(data, checked)
+        return claimed
+
+    async def answer(self, claimed: Path) -> Finished | None:
+        """A delivered intent through the same steps as any other (prepare, handle, finish: the same checks, beads,
+        ledger row, response file and filing), now, on the caller's event loop, its blocking steps inline: no wait
+        for a watch to see the file, no hop to a thread pool and back. For one intent at a time whose blocking steps
+        are short (not research). None when it is not answered here and now: handed back to the daemon that owns
+        the broker, or waiting out a full or failing disk (then the normal lane finishes it); its response file
+        comes the usual way."""
+        attempt = _Attempt(claimed.name, time.perf_counter(), claimed)
+        try:
+            finished = await self._advance(attempt, "direct")
+        except Exception as exc:
+            if not is_storage_fault(exc):
+                raise
+            self._wait_out(attempt, "normal", exc)
+            return None
+        self._after((claimed, ""), attempt, finished)
+        return finished
+
     # -- seam.yaml, watched ---------------------------------------------------------------------------
 
     async def _watch_config(self) -> None:
@@ -238,7 +267,9 @@ class Daemon:
             if claimed is None:
                 return None  # another daemon won the rename
             attempt.claimed = claimed
-        return self.pipeline.prepare(attempt.claimed, started=attempt.started)
+        return self.pipeline.prepare(
+            attempt.claimed, started=attempt.started, delivered=self._delivered.pop(attempt.claimed, None)
+        )
 
     async def _process(self, job: Job, lane: str) -> None:
         attempt = self._attempt_for(job)

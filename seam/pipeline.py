@@ -49,6 +49,7 @@ from seam.respond import (
     mark_replay,
     render_body,
     render_response,
+    response_front,
     split_response,
     write_response,
 )
@@ -64,7 +65,7 @@ from seam.validate import (
     validate_bytes,
 )
 
-__all__ = ["Answer", "Decision", "Finished", "Pipeline", "Prepared"]
+__all__ = ["Answer", "Decision", "Delivered", "Finished", "Pipeline", "Prepared"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class Answer:
     bead: int
     ms: float
     extra: dict[str, Any] = field(default_factory=dict)
+    front: dict[str, Any] | None = None  # the text's front matter, when this process rendered it (not a replay)
 
 
 @dataclass
@@ -118,6 +120,17 @@ class Finished:
     ms: float
     filed: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    text: str = field(default="", repr=False)  # the response file's whole text, as written
+    front: dict[str, Any] | None = field(default=None, repr=False)  # its front matter, when known without parsing
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """An intent this process wrote into its own processing folder a moment ago: its bytes, and their validation
+    by the pipeline's own checks (`client.check_intent`)."""
+
+    data: bytes
+    valid: ValidIntent
 
 
 class Pipeline:
@@ -172,10 +185,12 @@ class Pipeline:
         finally:
             os.close(fd)
 
-    def prepare(self, claimed: Path, *, started: float | None = None) -> Prepared:
+    def prepare(self, claimed: Path, *, started: float | None = None, delivered: Delivered | None = None) -> Prepared:
+        """`delivered`: the file was written by this process a moment ago (seam/daemon.py Daemon.deliver) from these
+        bytes, already validated by these checks: neither read nor validated again."""
         failpoint("after_claim")
         started = time.perf_counter() if started is None else started
-        data, refusal = self.read_claimed(claimed)
+        data, refusal = (delivered.data, None) if delivered is not None else self.read_claimed(claimed)
         renamed = name_refusal(claimed)  # the claim could not keep the name: too long, or not UTF-8
         if refusal is None and renamed is not None:
             refusal = IntentError.single("", renamed)
@@ -186,6 +201,7 @@ class Pipeline:
             started=started,
             refusal=refusal,
             adopted_from=self.claimant.adopted_from.get(claimed),
+            checked=delivered.valid if delivered is not None else None,
         )
 
     def prepare_bytes(
@@ -197,10 +213,13 @@ class Pipeline:
         started: float | None = None,
         refusal: IntentError | None = None,
         adopted_from: str | None = None,
+        checked: ValidIntent | None = None,
     ) -> Prepared:
         started = time.perf_counter() if started is None else started
         intent, error = None, refusal
-        if error is None:
+        if error is None and checked is not None and checked.raw_sha256 == raw_sha256(data):
+            intent = checked
+        elif error is None:
             try:
                 intent = validate_bytes(
                     data,
@@ -299,7 +318,8 @@ class Pipeline:
         limit = self.settings.timeout_for(p.intent.kind)
         context = dataclasses.replace(self.context, settings=self.settings, pool=pool or self.context.pool)
         try:
-            return await asyncio.wait_for(route.handler(context, p.intent), timeout=limit)
+            async with asyncio.timeout(limit):  # no task of its own, unlike wait_for: one intent, two loop turns fewer
+                return await route.handler(context, p.intent)
         except TimeoutError:
             exc = HandlerTimeout(f"the {p.intent.kind} handler did not finish within {limit:g} s and was stopped")
             return self.failed(exc)
@@ -393,6 +413,9 @@ class Pipeline:
             bead = self.store.append(
                 "INTENT", bead_payload, intent_id=p.key if p.key_is_id else None, session_id=session_id, conn=tx
             )
+            front = response_front(
+                intent_id=p.key, kind=p.kind, status=status, intent_sha256=p.intent_sha256, bead=bead.seq, at=now
+            )
             text = render_response(
                 intent_id=p.key,
                 kind=p.kind,
@@ -418,7 +441,7 @@ class Pipeline:
                     ),
                 )
             failpoint("answer_commit")
-        p.answer = Answer(status, name, text, bead.seq, ms)
+        p.answer = Answer(status, name, text, bead.seq, ms, front=front)
         failpoint("after_commit")
         return self._complete(p)
 
@@ -445,7 +468,9 @@ class Pipeline:
         if self.lazy_sync is not None:
             self.lazy_sync.mark()  # flushed with the others within SYNC_SECONDS; the ledger row is the answer
         filed = self._file(p, answer.status)
-        return Finished(p.key, p.kind, answer.status, path, answer.bead, answer.ms, filed, answer.extra)
+        return Finished(
+            p.key, p.kind, answer.status, path, answer.bead, answer.ms, filed, answer.extra, answer.text, answer.front
+        )
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

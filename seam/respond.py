@@ -31,6 +31,7 @@ from seam.faults import failpoint
 from seam.narrator import ENV as _env
 from seam.narrator import render as _render
 from seam.paths import fsync_dir, write_atomic
+from seam.yamlsafe import YamlProblem, load_yaml
 
 __all__ = [
     "SYNC_SECONDS",
@@ -42,6 +43,7 @@ __all__ = [
     "read_front_matter",
     "render_response",
     "render_template",
+    "response_front",
     "split_response",
     "warm_templates",
     "write_response",
@@ -98,6 +100,21 @@ def render_body(outcome: Outcome, common: Mapping[str, Any]) -> str:
     """An outcome's body; `common["echoed"]` may name the agent's own strings (the intent's id and payload
     text), which are echoed as they came and not read by the word guard."""
     return _render(outcome.template, {**common, **outcome.context}, echoed=common.get("echoed", ()))
+
+
+def response_front(
+    *, intent_id: str, kind: str | None, status: Status, intent_sha256: str, bead: int, at: datetime
+) -> dict[str, Any]:
+    """The front matter `render_response` writes, as `split_response` reads it back (a test keeps them equal): a
+    caller holding a response it has just rendered need not parse it."""
+    return {
+        "id": intent_id,
+        "kind": kind,
+        "status": str(status),
+        "intent_sha256": intent_sha256,
+        "bead": bead,
+        "at": at.isoformat(timespec="milliseconds"),
+    }
 
 
 def render_response(
@@ -248,15 +265,21 @@ def read_front_matter(path: Path) -> dict[str, Any] | None:
     return split[0] if split else None
 
 
-def split_response(text: str) -> tuple[dict[str, Any], str] | None:
-    """A response's text as (front matter, markdown body), or None when it is not a response."""
+_OWN_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def split_response(text: str, *, own: bool = False) -> tuple[dict[str, Any], str] | None:
+    """A response's text as (front matter, markdown body), or None when it is not a response.
+
+    A file is read under the limits for untrusted YAML (anyone who can write to responses/ could plant one);
+    `own`: text this process rendered a moment ago (`Finished.text`), read by PyYAML's safe loader in C."""
     if not text.startswith("---\n"):
         return None
     end = text.find("\n---\n", 4)
     if end < 0:
         return None
     try:
-        front = yaml.safe_load(text[4:end])
-    except yaml.YAMLError:
+        front = yaml.load(text[4:end], Loader=_OWN_LOADER) if own else load_yaml(text[4:end])  # noqa: TID251, S506 - a safe loader
+    except (YamlProblem, yaml.YAMLError):
         return None
     return (front, text[end + 5 :].lstrip("\n")) if isinstance(front, dict) else None

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from seam.approval import ApprovalService, CodeChannel, console_channel
 from seam.approval.keys import CodeKey
-from seam.blocking import Offload
+from seam.blocking import InlineExecutor, Offload, run_in
 from seam.broker.client import BrokerClient
 from seam.broker.guards import ModeLock
 from seam.broker.lease import RENEW_SECONDS, LeaseKeeper
@@ -60,21 +60,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 PRIORITY_WORKERS = 2
 BLOCKING_THREADS = 3  # threads for the normal lane's blocking steps (file IO, SQLite)
-LANES = ("intake", "priority", "normal", "halt")
+LANES = ("intake", "priority", "normal", "halt", "direct")
 ALERT_FLUSH_SECONDS = 5.0  # held alerts go out this often: alerts raised within it form one bundle
-
-
-class InlineExecutor(Executor):
-    """Runs what is submitted at once, on the submitting thread: the halt lane's "pool" (its thread does its own
-    blocking work; handing it to another thread would make it wait for the GIL twice per step)."""
-
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        future: Future[T] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
 
 
 class HaltGate:
@@ -138,15 +125,17 @@ class Lanes:
             "normal": _GatedPool(min(concurrency, BLOCKING_THREADS), self.gate),
             # the daemon's halt lane: one plain thread of its own (seam/daemon.py HaltLane), its work inline
             "halt": InlineExecutor(),
+            # an intent this process wrote and waits on (the MCP server running the daemon): its steps run inline
+            # on the event loop (seam/daemon.py Daemon.answer), one call at a time, no hop to a thread and back
+            "direct": InlineExecutor(),
         }
 
     def pool(self, lane: str) -> Executor:
         return self._pools[lane]
 
     async def run(self, lane: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """`fn(*args, **kwargs)` in the lane's pool, awaited from the event loop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pools[lane], functools.partial(fn, *args, **kwargs))
+        """`fn(*args, **kwargs)` in the lane's pool, awaited from the event loop (an inline lane's: called here)."""
+        return await run_in(self._pools[lane], fn, *args, **kwargs)
 
     def offload(self, lane: str) -> Offload:
         """An `offload` that runs blocking work in this lane's pool."""

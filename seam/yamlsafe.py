@@ -295,7 +295,13 @@ def load_yaml(text: str, *, max_depth: int = 32) -> Any:
         raise YamlProblem(f"the YAML could not be read safely ({type(exc).__name__})") from None
 
 
-class _Dumper(yaml.SafeDumper):
+try:  # libyaml's emitter: the same text as the pure-Python one, ~5x faster
+    _SafeDumper: type[yaml.SafeDumper] = yaml.CSafeDumper  # type: ignore[assignment]
+except AttributeError:  # pragma: no cover - only where PyYAML was built without libyaml
+    _SafeDumper = yaml.SafeDumper
+
+
+class _Dumper(_SafeDumper):  # type: ignore[valid-type,misc]
     """PyYAML's safe dumper, quoting every string that a YAML reader could take for something else."""
 
 

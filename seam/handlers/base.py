@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from seam.blocking import run_in
 from seam.clock import Clock
 from seam.config import Settings
 from seam.errors import HandlerError
@@ -54,6 +53,5 @@ class HandlerContext:
         return self.approval
 
     async def blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run blocking work (SQLite, files) in this lane's pool, off the event loop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+        """Run blocking work (SQLite, files) in this lane's pool, off the event loop (an inline lane's: here)."""
+        return await run_in(self.pool, fn, *args, **kwargs)

@@ -198,7 +198,7 @@ def _folder_depth(ctx: HandlerContext) -> dict[str, int]:
 def live_daemons(ctx: HandlerContext) -> list[str]:
     from seam.intake import live_owners
 
-    return live_owners(ctx.paths.processing)
+    return live_owners(ctx.paths.processing, alive=ctx.owner)  # a daemon's own folder: its own lock, held
 
 
 async def handle_status(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
@@ -206,7 +206,5 @@ async def handle_status(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
     broker_facts = None
     if broker is not None:  # this daemon's own mode and link: the facts of the daemon that answers
         broker_facts = {"mode": broker.mode.upper(), "link": broker.link_state(), **await broker.summaries()}
-    facts = await asyncio.to_thread(
-        status_facts, ctx, broker_facts, mode_source="the settings this daemon started with"
-    )
+    facts = await ctx.blocking(status_facts, ctx, broker_facts, mode_source="the settings this daemon started with")
     return Outcome(Status.OK, "status", facts, title="Status")

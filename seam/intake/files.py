@@ -41,7 +41,7 @@ from pathlib import Path
 import yaml
 
 from seam.faults import describe_fault, failpoint, is_storage_fault
-from seam.paths import SeamPaths
+from seam.paths import SeamPaths, write_atomic
 
 __all__ = [
     "INTENT_SUFFIXES",
@@ -350,13 +350,15 @@ def _lock_is_free(lock_path: Path) -> bool:
     return True
 
 
-def live_owners(processing: Path) -> list[str]:
+def live_owners(processing: Path, *, alive: str | None = None) -> list[str]:
+    """The owners of processing/'s folders whose daemons run (their lock is held); `alive`, the caller's own, is
+    known to run and not tested."""
     return sorted(
         entry.name
         for entry in _scandir(processing)
         if entry.is_dir(follow_symlinks=False)
         and not entry.name.startswith(".")
-        and not _lock_is_free(Path(entry.path) / LOCK_NAME)
+        and (entry.name == alive or not _lock_is_free(Path(entry.path) / LOCK_NAME))
     )
 
 
@@ -469,6 +471,15 @@ class Claimant:
             logger.warning(
                 "claimed %s/%r as %s, to be answered rejected: %s", path.parent.name, path.name, target.name, refusal
             )
+        return target
+
+    def claim_new(self, name: str, data: bytes, *, tmp_dir: Path) -> Path:
+        """An intent written by this very process, put straight into this daemon's folder as claimed (written whole,
+        then renamed in): it never passes through incoming/, so no watch or other daemon sees it. Not fsync'd: its
+        writer waits for the answer, which is durable when its ledger row commits; a crash before that leaves the
+        file (if the disk kept it) to be adopted and answered at the next start, as any claimed file."""
+        target = self._target(name)
+        write_atomic(target, data, tmp_dir=tmp_dir, durable=False)
         return target
 
     def hand_back(self, claimed: Path) -> Path | None:

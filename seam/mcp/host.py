@@ -24,10 +24,11 @@ from seam.paths import SeamPaths
 if TYPE_CHECKING:
     from seam.daemon import Daemon, RunSummary
 
-__all__ = ["DaemonRole", "SeamHost"]
+__all__ = ["QUEUED_KINDS", "DaemonRole", "SeamHost"]
 
 logger = logging.getLogger(__name__)
 
+QUEUED_KINDS = frozenset({"halt", "query", "hunt"})  # always through the seam's folders (see SeamHost.direct)
 START_SECONDS = 15.0  # a daemon that has not started within this is a failure to report, not to wait on
 STOP_SECONDS = 20.0
 
@@ -61,6 +62,14 @@ class SeamHost:
     @property
     def role(self) -> DaemonRole:
         return DaemonRole.IN_PROCESS if self._task is not None and not self._task.done() else DaemonRole.CLIENT
+
+    def direct(self, kind: str) -> Daemon | None:
+        """The daemon run here, when it answers an intent of `kind` at once (`Daemon.deliver` and `Daemon.answer`):
+        every kind but the halt, which keeps its own lane (intents/priority/), and research, whose steps take seconds
+        and so stay off this event loop. None: the intent goes into the seam as a file."""
+        if self.role is not DaemonRole.IN_PROCESS or kind in QUEUED_KINDS:
+            return None
+        return self._daemon
 
     def other_daemons(self) -> list[str]:
         """The daemons that hold the seam now, other than the one run here."""

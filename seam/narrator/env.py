@@ -64,6 +64,9 @@ def build_environment(loader: BaseLoader, guard: Guard) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         finalize=_finalize,
+        # templates are read once and kept (a live word-list change reloads them all: check_templates); no stat of
+        # each template file at every render
+        auto_reload=False,
     )
     env.filters["echo"] = echo
     return env

@@ -104,6 +104,29 @@ def _compile(words: Iterable[str]) -> _Compiled:
     return _Compiled(cleaned, re.compile(rf"(?<![\w]){'(?:' + alternatives + ')'}(?![\w])", re.IGNORECASE))
 
 
+def _is_word_char(text: str, at: int) -> bool:
+    """Whether text[at] exists and is what a regular expression's \\w matches (a letter, digit or underscore)."""
+    return 0 <= at < len(text) and (text[at].isalnum() or text[at] == "_")
+
+
+def _blank_whole(text: str, value: str) -> str:
+    """`text` with every whole occurrence of `value` (not inside a longer word: an echoed "e" must not cut seam's
+    own "because" in two) replaced by a space, left to right. Plain searching: every intent's id is new, and a
+    pattern compiled per id cost more than the rest of the check."""
+    parts: list[str] = []
+    start, at = 0, text.find(value)
+    while at >= 0:
+        end = at + len(value)
+        if not _is_word_char(text, at - 1) and not _is_word_char(text, end):
+            parts += (text[start:at], " ")
+            start = end
+            at = text.find(value, end)
+        else:
+            at = text.find(value, at + 1)
+    parts.append(text[start:])
+    return "".join(parts)
+
+
 class Guard:
     """Refuses advisory, causal and ranking words in seam's own text. The word list may be replaced at run
     time (`set_words`, for a live configuration reload); a check sees one list, never half of two."""
@@ -128,8 +151,7 @@ class Guard:
             return None
         masked = _ECHOED_SPAN.sub(" ", text)
         for value in sorted({v for v in echoed if v.strip()}, key=len, reverse=True):
-            # whole occurrences only: an echoed "e" must not cut seam's own "because" in two
-            masked = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", " ", masked)
+            masked = _blank_whole(masked, value)
         match = pattern.search(masked)
         return match.group(0).lower() if match else None
 

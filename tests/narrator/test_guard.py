@@ -3,9 +3,12 @@ lets the agent's own echoed text through, and its word list can be replaced at r
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from jinja2 import FileSystemLoader
 
 from seam.config import Settings, load_config
@@ -21,7 +24,7 @@ from seam.narrator import (
     render,
     set_words,
 )
-from seam.narrator.guard import ECHO_CLOSE, ECHO_OPEN
+from seam.narrator.guard import ECHO_CLOSE, ECHO_OPEN, _blank_whole
 from seam.respond import mark_replay, render_response, render_template
 from tests.conftest import make_seam
 
@@ -191,3 +194,13 @@ def test_a_halt_reason_is_the_agents_own_text_and_is_echoed():
     facts = {"halted_at": "T", "was_halted": False, "cancelled": "none", "generated_at": "T", "sources": []}
     body = render_template("halt", {**facts, "reason": "because the news is out"})
     assert "| reason | because the news is out |" in body
+
+
+@given(
+    st.text(alphabet="ab_ é1-.x\n", max_size=24),
+    st.text(alphabet="ab_ é1-.x", min_size=1, max_size=3).filter(str.strip),
+)
+def test_an_echoed_string_is_blanked_where_a_whole_word_match_would_find_it(text: str, value: str) -> None:
+    # the plain search the guard uses (no pattern compiled per intent id) finds what (?<!\w)value(?!\w) finds
+    expected = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", " ", text)
+    assert _blank_whole(text, value) == expected

@@ -1,0 +1,122 @@
+"""The MCP server that runs the daemon itself hands it each intent at once (`Daemon.deliver`, `Daemon.answer`):
+the same checks, beads, ledger row, response file and filing as a dropped file, without a watch or a poll between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from seam.clock import FakeClock
+from seam.intake.files import original_name
+from seam.intent import Kind
+from seam.mcp.host import QUEUED_KINDS, DaemonRole
+from seam.mcp.tools import call_kind
+from seam.respond import Status, render_response, response_front, split_response
+from tests.conftest import READY_PAYLOAD, DaemonThread, make_seam
+from tests.mcp.test_server import served, text_of
+
+pytestmark = pytest.mark.anyio
+
+READY = {k: v for k, v in READY_PAYLOAD.items() if k != "type"}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_a_direct_answer_is_the_seams_own_with_its_bead_row_response_and_filing(tmp_path: Path) -> None:
+    async with served(tmp_path / "seam") as desk:
+        daemon = desk.host.direct("status")
+        assert daemon is not None and desk.host.role is DaemonRole.IN_PROCESS
+        delivered: list[Path] = []
+        deliver = daemon.deliver
+
+        def spy(name: str, data: bytes, checked: object) -> Path:
+            claimed = deliver(name, data, checked)  # type: ignore[arg-type]
+            delivered.append(claimed)
+            assert claimed.parent == daemon.claimant.folder and claimed.read_bytes() == data
+            return claimed
+
+        daemon.deliver = spy  # type: ignore[method-assign]
+        result = await desk.call("status", {"id": "direct-1"})
+        assert not result.is_error and result.structured_content is not None
+        assert len(delivered) == 1  # it went the direct way, never through incoming/
+        answer = result.structured_content
+        filed = desk.paths.processed / original_name(delivered[0])
+        assert filed.is_file() and not delivered[0].exists()  # filed like any dropped intent
+        response = (desk.paths.responses / "direct-1.md").read_text(encoding="utf-8")
+        assert text_of(result) in response and f"bead: {answer['bead']}" in response
+        store = daemon.store
+        row = store.ledger.get("direct-1")
+        assert row is not None and row.response == response and row.bead == answer["bead"]
+        bead = [b for b in store.beads(type_="INTENT", intent_id="direct-1") if b.payload["event"] == "answered"]
+        assert len(bead) == 1 and bead[0].session_id == "mcp"
+
+
+async def test_the_halt_and_research_keep_their_lanes_and_a_client_never_answers_directly(tmp_path: Path) -> None:
+    async with served(tmp_path / "seam") as desk:
+        host = desk.host
+        assert {kind for kind in Kind if host.direct(kind.value) is None} == set(map(Kind, QUEUED_KINDS))
+        halt = await desk.call("halt", {"id": "h-direct", "reason": "drill"})
+        assert not halt.is_error and halt.structured_content["status"] == "ok"  # type: ignore[index]
+    paths = make_seam(tmp_path / "other")
+    with DaemonThread(paths, clock=FakeClock()):
+        async with served(paths.root) as desk:
+            assert desk.host.role is DaemonRole.CLIENT and desk.host.direct("status") is None
+            assert not (await desk.call("status", {"id": "via-watch"})).is_error
+
+
+async def test_a_direct_signal_and_a_replay_answer_as_the_file_seam_does(tmp_path: Path) -> None:
+    async with served(tmp_path / "seam") as desk:
+        first = await desk.call("signal", {"id": "sig-direct", **READY})
+        again = await desk.call("signal", {"id": "sig-direct", **READY})
+        assert first.structured_content and again.structured_content
+        assert first.structured_content["status"] == "pending_approval"
+        assert again.structured_content["replay_of"] == first.structured_content["bead"]  # parsed from the marked text
+        assert "sig-direct" in desk.shown  # the human's channel got a code; the tool output never does
+        assert desk.shown["sig-direct"] not in text_of(first) + text_of(again)
+
+
+async def test_a_delivered_intent_the_daemon_never_answered_is_adopted_and_answered_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    async with served(tmp_path / "seam") as desk:
+        daemon = desk.host.direct("status")
+        assert daemon is not None
+        data = b"seam: 1\nid: left-behind\nkind: status\npayload: {}\n"
+        from seam.client import check_intent
+
+        claimed = daemon.deliver("left-behind-0a0b0c.yaml", data, check_intent(data, desk.host.config))
+        # the process "dies" here: the claimed file stays in the daemon's folder, unanswered
+        kept = claimed.read_bytes()
+        daemon._delivered.clear()
+    orphan = desk.paths.processing / "dead-owner"
+    orphan.mkdir()
+    (orphan / claimed.name).write_bytes(kept)
+    with DaemonThread(desk.paths, clock=FakeClock()):
+        for _ in range(200):
+            if (desk.paths.responses / "left-behind.md").exists():
+                break
+            await asyncio.sleep(0.025)
+    assert (desk.paths.responses / "left-behind.md").is_file()
+
+
+def test_response_front_is_what_split_response_reads_back() -> None:
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 12, 2, 9, 0, 0, 123000, tzinfo=UTC)
+    for intent_id, kind in [("st-1", "status"), ("true", None), ("012389", "signal"), ("a.b_c-d", "approve")]:
+        args = {"intent_id": intent_id, "kind": kind, "intent_sha256": "ab" * 32, "bead": 7, "at": at}
+        text = render_response(**args, status=Status.OK, body="# Body\n")  # type: ignore[arg-type]
+        split = split_response(text)
+        assert split is not None and split[0] == response_front(**args, status=Status.OK)  # type: ignore[arg-type]
+
+
+async def test_call_kind_answers_directly_without_the_sdk(tmp_path: Path) -> None:
+    async with served(tmp_path / "seam") as desk:
+        result = await call_kind(desk.host, Kind.POSITIONS, {"id": "pos-direct"})
+        assert not result.is_error and (desk.paths.responses / "pos-direct.md").is_file()
