@@ -43,11 +43,13 @@ from seam.route import Registry
 from seam.runtime import PRIORITY_WORKERS, Runtime
 from seam.validate import ValidIntent, validate_bytes
 
-__all__ = ["Daemon", "HaltLane", "RunSummary", "install_signal_handlers"]
+__all__ = ["BusySwitch", "Daemon", "HaltLane", "RunSummary", "install_signal_handlers"]
 
 logger = logging.getLogger(__name__)
 
 DEFER_SECONDS = 0.05  # wait before asking again about an id another live daemon is handling
+BUSY_SWITCH_SECONDS = 0.001
+_PROCESS_SWITCH_SECONDS = sys.getswitchinterval()  # the process's own, before any daemon changed it
 _WARM_UP_HALT = b'seam: 1\nid: halt-lane-warm-up\nkind: halt\npayload: {reason: "warm-up"}\n'
 
 
@@ -144,8 +146,8 @@ class Daemon:
         """Process intents until stop() (or, with once=True, until what is there now is answered)."""
         concurrency = self.settings.handlers.concurrency
         self.claimant.open()
-        old_interval = sys.getswitchinterval()
-        sys.setswitchinterval(0.001)  # the halt lane's threads get the GIL sooner under load
+        switch = BusySwitch()
+        self.intake.on_busy = switch
         tasks: list[asyncio.Task[None]] = []
         try:
             await self.runtime.lanes.run("priority", warm_templates)  # a halt never waits for a template to compile
@@ -184,7 +186,7 @@ class Daemon:
             await self.runtime.stop()
             self.claimant.close()
             self.runtime.close()
-            sys.setswitchinterval(old_interval)
+            switch.restore()
         return self.summary
 
     # -- intents written by this process ----------------------------------------------------------
@@ -344,6 +346,22 @@ class Daemon:
             return
         self.intake.handed_back(back.name)
         logger.info("intent %s kind=%s left for the daemon that owns the broker", prepared.key, prepared.kind)
+
+
+class BusySwitch:
+    """How often the interpreter hands the GIL from thread to thread. While intents are in flight through the intake
+    (a backlog that a halt must get past), every BUSY_SWITCH_SECONDS, so the halt lane's threads get the GIL sooner;
+    when none are, Python's own interval again, so a lone intent (an MCP tool call answered in this process, whose
+    transport has threads of its own) is not switched away from every millisecond (measured: ~1 ms a call)."""
+
+    def __init__(self) -> None:
+        self.idle_interval = _PROCESS_SWITCH_SECONDS  # not the value now: another daemon in this process may be busy
+
+    def __call__(self, busy: bool) -> None:
+        sys.setswitchinterval(BUSY_SWITCH_SECONDS if busy else self.idle_interval)
+
+    def restore(self) -> None:
+        sys.setswitchinterval(self.idle_interval)
 
 
 class HaltLane:

@@ -104,6 +104,8 @@ class IntakeScheduler:
         # where a claimed file of a priority kind goes at once, from any thread (the daemon's halt lane); None:
         # onto the loop's priority queue. Either way it is done when `done("priority", job)` is called.
         self.priority_direct: Callable[[Path], None] | None = None
+        # called on the loop when intents start to be in flight (True) and when none are left (False)
+        self.on_busy: Callable[[bool], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._observer: Watch | None = None
         self._hints: asyncio.Queue[str | None] = asyncio.Queue()
@@ -171,11 +173,14 @@ class IntakeScheduler:
             self._normal.finished(job)
 
     def _track(self, delta: int) -> None:
+        was_busy = self._inflight > 0
         self._inflight += delta
         if self._inflight == 0:
             self._idle.set()
         else:
             self._idle.clear()
+        if (self._inflight > 0) != was_busy and self.on_busy is not None:
+            self.on_busy(not was_busy)
 
     def _start_observer(self, loop: asyncio.AbstractEventLoop) -> Watch:
         box: collections.deque[str | None] = collections.deque()
