@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import signal
 import sys
@@ -118,7 +119,7 @@ class Daemon:
             priority_offload=lambda fn, *a: self.runtime.lanes.run("priority", fn, *a),
             watch=watch,
         )
-        self.pipeline.context.queue_depth = self.intake.queue_depth
+        self.pipeline.context.queue_depth = self.queue_depth
         # An answer is durable when its ledger row commits (it holds the whole response): the response files
         # are flushed together, lazily, and start-up rewrites any a power cut took (see seam/respond.py).
         self.lazy_sync = LazySync(paths.responses)
@@ -129,6 +130,8 @@ class Daemon:
         self.intake.priority_direct = self.halt_lane.submit
         self._attempts: dict[Path, _Attempt] = {}  # claimed files waiting out a storage fault
         self._delivered: dict[Path, Delivered] = {}  # intents this process wrote, until they are prepared
+        self._archiving: set[asyncio.Task[None]] = set()  # read-only delivered intents being filed
+        self._unwritten_in_flight = 0  # read-only delivered intents being answered (no file in processing/)
         self.stopping = asyncio.Event()
         self.started = asyncio.Event()
 
@@ -137,7 +140,11 @@ class Daemon:
         return self.runtime.settings
 
     def queue_depth(self) -> dict[str, int]:
-        return self.intake.queue_depth()
+        """The intake's counts; a read-only intent delivered by this process and being answered now has no file in
+        processing/, and is counted there all the same."""
+        depth = self.intake.queue_depth()
+        depth["processing"] = depth.get("processing", 0) + self._unwritten_in_flight
+        return depth
 
     def stop(self) -> None:
         self.stopping.set()
@@ -179,7 +186,7 @@ class Daemon:
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, *self._archiving, return_exceptions=True)
             self.intake.stop_watching()
             await asyncio.to_thread(self.halt_lane.stop)
             await asyncio.to_thread(self.lazy_sync.stop)
@@ -193,20 +200,33 @@ class Daemon:
 
     def deliver(self, name: str, data: bytes, checked: ValidIntent) -> Path:
         """From this process only (the MCP server that runs this daemon): an intent, `checked` a moment ago by the
-        same checks (`client.check_intent`), put straight into this daemon's processing folder, claimed, for
-        `answer` to carry through at once (validated once, not twice)."""
+        same checks (`client.check_intent`), for `answer` to carry through at once (validated once, not twice).
+
+        An intent that acts is put straight into this daemon's processing folder, claimed, so that a crash before
+        its answer leaves it to be adopted at the next start. A read-only one is written once answered, as its
+        archive in processed/ (or failed/): dying before its answer, this process loses nothing that was done, and
+        its caller, still waiting, is told the call failed. Returns the path that names the delivery."""
+        if self.registry.route(checked.kind).read_only:
+            path = self.paths.processed / name
+            self._delivered[path] = Delivered(data, checked, written=False)
+            return path
         claimed = self.claimant.claim_new(name, data, tmp_dir=self.paths.tmp)
         self._delivered[claimed] = Delivered(data, checked)
         return claimed
 
-    async def answer(self, claimed: Path) -> Finished | None:
+    async def answer(self, delivered: Path) -> Finished | None:
         """A delivered intent through the same steps as any other (prepare, handle, finish: the same checks, beads,
         ledger row, response file and filing), now, on the caller's event loop, its blocking steps inline: no wait
         for a watch to see the file, no hop to a thread pool and back. For one intent at a time whose blocking steps
         are short (not research). None when it is not answered here and now: handed back to the daemon that owns
         the broker, or waiting out a full or failing disk (then the normal lane finishes it); its response file
-        comes the usual way."""
-        attempt = _Attempt(claimed.name, time.perf_counter(), claimed)
+        comes the usual way. A read-only intent meeting a full or failing disk raises the fault (nothing was done;
+        its caller is told)."""
+        unwritten = self._delivered.get(delivered)
+        if unwritten is not None and not unwritten.written:
+            del self._delivered[delivered]
+            return await self._answer_unwritten(delivered, unwritten)
+        attempt = _Attempt(delivered.name, time.perf_counter(), delivered)
         try:
             finished = await self._advance(attempt, "direct")
         except Exception as exc:
@@ -214,8 +234,39 @@ class Daemon:
                 raise
             self._wait_out(attempt, "normal", exc)
             return None
-        self._after((claimed, ""), attempt, finished)
+        self._after((delivered, ""), attempt, finished)
         return finished
+
+    async def _answer_unwritten(self, archive: Path, delivered: Delivered) -> Finished | None:
+        self._unwritten_in_flight += 1
+        try:
+            return await self._answer_unwritten_now(archive, delivered)
+        finally:
+            self._unwritten_in_flight -= 1
+
+    async def _answer_unwritten_now(self, archive: Path, delivered: Delivered) -> Finished | None:
+        attempt = _Attempt(archive.name, time.perf_counter())
+        attempt.prepared = self.pipeline.prepare_bytes(
+            delivered.data, name=archive.name, started=attempt.started, checked=delivered.valid
+        )
+        if attempt.prepared.decision is Decision.DEFER:
+            return None  # never for a kind that reserves nothing; if it were, the caller waits for the file way
+        finished = await self._advance(attempt, "direct")
+        if finished is not None:
+            folder = self.paths.processed if finished.status.filed_as_success else self.paths.failed
+            # filed after the answer has gone back (on the normal lane's thread), not in the caller's way
+            task = asyncio.create_task(
+                self.runtime.lanes.run("normal", _archive, folder / archive.name, delivered.data)
+            )
+            self._archiving.add(task)
+            task.add_done_callback(self._archived)
+        self._after((None, archive.name), attempt, finished)
+        return finished
+
+    def _archived(self, task: asyncio.Task[None]) -> None:
+        self._archiving.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("could not file an answered intent in processed/: %s", task.exception())
 
     # -- seam.yaml, watched ---------------------------------------------------------------------------
 
@@ -346,6 +397,17 @@ class Daemon:
             return
         self.intake.handed_back(back.name)
         logger.info("intent %s kind=%s left for the daemon that owns the broker", prepared.key, prepared.kind)
+
+
+def _archive(target: Path, data: bytes) -> None:
+    """A read-only intent answered in this process, filed as any answered intent is (never over another file)."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 class BusySwitch:

@@ -108,6 +108,7 @@ class Prepared:
     reserved: bool = False  # an in-progress ledger row holds the id for this run
     adopted_from: str | None = None  # the dead daemon whose folder the claimed file was adopted from
     answer: Answer | None = None  # committed: a retry only writes the response and files the intent
+    name: str = ""  # the file's name as written (its claimed name without the claim's prefix)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ class Delivered:
 
     data: bytes
     valid: ValidIntent
+    written: bool = True  # False: a read-only intent, written only once answered, as its archive
 
 
 class Pipeline:
@@ -253,6 +255,7 @@ class Pipeline:
                 error=error,
                 kind=kind,
                 adopted_from=adopted_from,
+                name=name,
             )
             if adopted_from is not None:  # answered before its daemon died? (an id-less file: by its stem)
                 row = self.store.ledger.get(rejected.key)
@@ -270,6 +273,7 @@ class Pipeline:
             intent=intent,
             kind=str(intent.kind),
             adopted_from=adopted_from,
+            name=name,
         )
         if self.registry.route(intent.kind).needs_broker and self.runtime.standing_by():
             prepared.decision = Decision.HAND_BACK  # another daemon owns the broker: its intent, not ours
@@ -453,7 +457,7 @@ class Pipeline:
             "intent_name": p.key,
             "kind": p.kind or "unknown",
             "filed_as": f"intents/{'processed' if status.filed_as_success else 'failed'}/"
-            f"{original_name(p.claimed) if p.claimed else p.key}",
+            f"{original_name(p.claimed) if p.claimed else p.name or p.key}",
             "sources": [],
             "echoed": [p.key, *(agent_strings(p.intent.payload_dict()) if p.intent else [])],
         }

@@ -30,6 +30,7 @@ from pydantic.fields import FieldInfo
 
 from seam import client
 from seam.errors import IntentError, ResponseTimeout
+from seam.faults import describe_fault, is_storage_fault
 from seam.intent import ID_PATTERN, KIND_MODELS, Kind
 from seam.logmask import SecretMask
 from seam.mcp.host import SeamHost
@@ -357,6 +358,13 @@ async def call_kind(
         return _error(mask(_problems_text(exc)))
     except ResponseTimeout as exc:
         return _error(mask(str(exc)))
+    except OSError as exc:
+        if not is_storage_fault(exc):
+            raise
+        return _error(
+            f"The seam's disk could not be written ({describe_fault(exc)}); this {kind.value} was not answered and "
+            "nothing was done. Call again once the disk has room."
+        )
     logger.debug("mcp tool %s: intent %s answered %s", kind.value, response.id, response.status)  # the daemon logs it
     return answer_of(response, mask)
 
