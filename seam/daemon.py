@@ -326,6 +326,10 @@ class Daemon:
 
     async def _process(self, job: Job, lane: str) -> None:
         attempt = self._attempt_for(job)
+        if lane == "normal" and self.intake.alone():
+            # the only intent in flight: its steps run here, on the loop, with no hop to a thread and back (a
+            # backlog's steps go to the lane's threads, where one intent's disk waits overlap another's work)
+            lane = "direct"
         try:
             finished = await self._advance(attempt, lane)
         except Exception as exc:
@@ -383,6 +387,9 @@ class Daemon:
             await self._hand_back(prepared, lane)
             return None
         if prepared.decision is Decision.RUN and not attempt.handled:
+            assert prepared.intent is not None
+            if lane == "direct" and not self.registry.answered_inline(prepared.intent.kind):
+                lane = "normal"  # research: its seconds of work stay off the loop
             attempt.outcome = await self.pipeline.handle(prepared, self.runtime.lanes.pool(lane))
             attempt.handled = True
         return await self.runtime.lanes.run(lane, self.pipeline.finish, prepared, attempt.outcome)

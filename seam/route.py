@@ -42,6 +42,9 @@ class Route:
     presented: Presented | None = None
     # handled only by the daemon that owns the seam's broker (its lease); a standby leaves it to that daemon
     needs_broker: bool = False
+    # its blocking steps take milliseconds, so one intent alone may run them on the event loop (seam/daemon.py);
+    # research takes seconds and always runs them on its lane's threads
+    quick: bool = True
 
 
 @dataclass
@@ -57,10 +60,11 @@ class Registry:
         read_only: bool = False,
         presented: Presented | None = None,
         needs_broker: bool = False,
+        quick: bool = True,
     ) -> None:
         if kind in self.routes:
             raise RegistryError(f"a handler for kind {kind!s} is already registered")
-        self.routes[kind] = Route(kind, handler, lane, read_only, presented, needs_broker)
+        self.routes[kind] = Route(kind, handler, lane, read_only, presented, needs_broker, quick)
 
     def replace(self, kind: Kind, handler: Handler) -> None:
         """Swap the handler of a registered kind, keeping its lane (for embedding and tests)."""
@@ -71,6 +75,12 @@ class Registry:
 
     def priority_kinds(self) -> frozenset[str]:
         return frozenset(str(k) for k, r in self.routes.items() if r.lane is Lane.PRIORITY)
+
+    def answered_inline(self, kind: Kind | str) -> bool:
+        """Whether one intent of `kind` alone may run its steps on the event loop: a quick kind of the normal lane
+        (the halt keeps its own lane)."""
+        route = self.routes.get(Kind(kind))
+        return route is not None and route.quick and route.lane is Lane.NORMAL
 
     def broker_kinds(self) -> frozenset[str]:
         """The kinds only the broker's owner handles."""
@@ -109,8 +119,8 @@ def default_registry(**_: Any) -> Registry:
     registry.register(Kind.SIGNAL, approval.handle_signal, needs_broker=True)
     registry.register(Kind.CLOSE, approval.handle_close, needs_broker=True)
     registry.register(Kind.APPROVE, approval.handle_approve, presented=approval.spend_presented_code, needs_broker=True)
-    registry.register(Kind.QUERY, _query, read_only=True)
-    registry.register(Kind.HUNT, _hunt)
+    registry.register(Kind.QUERY, _query, read_only=True, quick=False)
+    registry.register(Kind.HUNT, _hunt, quick=False)
     registry.register(Kind.NARRATE, narrate.handle_narrate, read_only=True)
     registry.register(Kind.MEMORY, narrate.handle_memory, read_only=True)
     registry.check_complete()

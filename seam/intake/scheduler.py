@@ -172,6 +172,10 @@ class IntakeScheduler:
         elif job is not None:
             self._normal.finished(job)
 
+    def alone(self) -> bool:
+        """Whether one intent is in flight and nothing waits behind it (an idle seam's lone intent)."""
+        return self._inflight <= 1 and not self._normal and self._hints.empty()
+
     def _track(self, delta: int) -> None:
         was_busy = self._inflight > 0
         self._inflight += delta
@@ -658,6 +662,9 @@ class _NormalQueue:
         if item in self._running_suspects:
             self._running_suspects.discard(item)
             self._changed.set()
+
+    def __bool__(self) -> bool:
+        return bool(self._good or self._suspect)
 
     def clear(self) -> list[str]:
         items = [*self._good, *self._suspect]

@@ -24,11 +24,10 @@ from seam.paths import SeamPaths
 if TYPE_CHECKING:
     from seam.daemon import Daemon, RunSummary
 
-__all__ = ["QUEUED_KINDS", "DaemonRole", "SeamHost"]
+__all__ = ["DaemonRole", "SeamHost"]
 
 logger = logging.getLogger(__name__)
 
-QUEUED_KINDS = frozenset({"halt", "query", "hunt"})  # always through the seam's folders (see SeamHost.direct)
 START_SECONDS = 15.0  # a daemon that has not started within this is a failure to report, not to wait on
 STOP_SECONDS = 20.0
 
@@ -66,10 +65,11 @@ class SeamHost:
     def direct(self, kind: str) -> Daemon | None:
         """The daemon run here, when it answers an intent of `kind` at once (`Daemon.deliver` and `Daemon.answer`):
         every kind but the halt, which keeps its own lane (intents/priority/), and research, whose steps take seconds
-        and so stay off this event loop. None: the intent goes into the seam as a file."""
-        if self.role is not DaemonRole.IN_PROCESS or kind in QUEUED_KINDS:
+        and so stay off this event loop (`Registry.answered_inline`). None: the intent goes into the seam as a file."""
+        daemon = self._daemon
+        if self.role is not DaemonRole.IN_PROCESS or daemon is None or not daemon.registry.answered_inline(kind):
             return None
-        return self._daemon
+        return daemon
 
     def other_daemons(self) -> list[str]:
         """The daemons that hold the seam now, other than the one run here."""

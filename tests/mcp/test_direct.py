@@ -14,7 +14,7 @@ from seam.client import check_intent
 from seam.clock import FakeClock
 from seam.intake.files import original_name
 from seam.intent import Kind
-from seam.mcp.host import QUEUED_KINDS, DaemonRole
+from seam.mcp.host import DaemonRole
 from seam.mcp.tools import call_kind
 from seam.respond import Status, render_response, response_front, split_response
 from seam.yamlsafe import dump_yaml
@@ -93,7 +93,7 @@ async def test_a_read_only_direct_call_meeting_a_full_disk_answers_nothing_and_s
 async def test_the_halt_and_research_keep_their_lanes_and_a_client_never_answers_directly(tmp_path: Path) -> None:
     async with served(tmp_path / "seam") as desk:
         host = desk.host
-        assert {kind for kind in Kind if host.direct(kind.value) is None} == set(map(Kind, QUEUED_KINDS))
+        assert {kind for kind in Kind if host.direct(kind.value) is None} == {Kind.HALT, Kind.QUERY, Kind.HUNT}
         halt = await desk.call("halt", {"id": "h-direct", "reason": "drill"})
         assert not halt.is_error and halt.structured_content["status"] == "ok"  # type: ignore[index]
     paths = make_seam(tmp_path / "other")
