@@ -27,7 +27,8 @@ from typing import Any
 from seam.clock import CLOCK_ENV, Clock, clock_from_env
 from seam.config import LoadedConfig
 from seam.errors import ConfigError, IntentError, ResponseTimeout
-from seam.intent import ID_PATTERN
+from seam.haltfile import request_halt
+from seam.intent import ID_PATTERN, HaltPayload, Kind
 from seam.paths import SeamPaths, write_atomic
 from seam.respond import Status, split_response
 from seam.store import ProposalRow
@@ -175,6 +176,15 @@ def submit(
     data = _intent_bytes(intent)
     valid = check_intent(data, config, clock=clock)
     name = f"{valid.id}-{os.urandom(3).hex()}.yaml"
+    if valid.kind == Kind.HALT:
+        # INV: a halt blocks capital actions from this moment, before any daemon has read it (seam/haltfile.py)
+        request_halt(
+            paths,
+            intent_id=valid.id,
+            reason=valid.payload_as(HaltPayload).reason,
+            by=valid.envelope.session_id or "seam.client",
+            at=(clock or _clock()).now(),
+        )
     if deliver is not None:
         target = deliver(name, data, valid)
     else:

@@ -10,6 +10,7 @@
 <root>/intents/processed/   intents answered ok / pending_approval
 <root>/intents/failed/      intents answered rejected / failed / conflict
 <root>/responses/<id>.md    one markdown response per intent id
+<root>/flags/halt           a halt requested and not yet cleared (seam/haltfile.py)
 """
 
 from __future__ import annotations
@@ -77,6 +78,14 @@ class SeamPaths:
     def responses(self) -> Path:
         return self.root / "responses"
 
+    @property
+    def flags(self) -> Path:
+        return self.root / "flags"
+
+    @property
+    def halt_request(self) -> Path:
+        return self.flags / "halt"
+
     def folders(self) -> list[Path]:
         return [self.tmp, self.incoming, self.priority, self.processing, self.processed, self.failed, self.responses]
 
@@ -85,7 +94,7 @@ class SeamPaths:
         return all(p.is_dir() for p in self.folders() if p != self.priority)
 
     def create_folders(self) -> None:
-        for folder in self.folders():
+        for folder in (*self.folders(), self.flags):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def private_files(self) -> list[Path]:
@@ -102,7 +111,7 @@ class SeamPaths:
             self.priority.mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:
             logger.warning("cannot create %s (%s); halts go through incoming/", self.priority, exc)
-        for folder in (self.root, self.intents, *self.folders()):
+        for folder in (self.root, self.intents, *self.folders(), self.flags):
             _chmod(folder, 0o700)
         for path in self.private_files():
             _chmod(path, 0o600)

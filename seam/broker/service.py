@@ -38,6 +38,7 @@ from seam.broker.types import (
 from seam.clock import Clock
 from seam.config import Secrets, Settings
 from seam.errors import BrokerError, BrokerUnavailable, GuardViolation
+from seam.haltfile import halt_requested, is_halt_requested
 from seam.monitor.alerts import Alert, AlertSink
 from seam.paths import SeamPaths
 from seam.store import PublishedLink, Store
@@ -136,6 +137,7 @@ class BrokerService:
         alerts: AlertSink | None = None,
     ) -> None:
         self.broker = broker
+        self.paths = paths
         self.offload = offload  # beads, flags and alerts are blocking writes: never on the loop's thread
         self.halt_offload = offload  # a halt's writes (the runtime points this at the halt lane's pool)
         self.loop: asyncio.AbstractEventLoop | None = None  # set at start
@@ -448,10 +450,14 @@ class BrokerService:
 
     async def submit(self, request: OrderRequest | BracketRequest, *, approval: Any = None) -> list[Order]:
         """halt → mode lock → mode/account/port → approval → pacing → submit (idempotent by ref)."""
-        # INV: nothing reaches the broker while the halt flag is on
+        # INV: nothing reaches the broker while a halt is requested (one stat: seam/haltfile.py) or its flag is on
+        requested = is_halt_requested(self.paths)
         halt = await self.offload(self.store.flags.halt)
         if halt is not None:
             raise GuardViolation("halt", f"the halt flag is on ({halt.reason}); nothing was sent")
+        if requested:  # asked for, and no daemon has carried it out yet
+            asked = await self.offload(halt_requested, self.paths)
+            raise GuardViolation("halt", f"a halt was {asked.line() if asked else 'requested'}; nothing was sent")
         self.mode_lock.check(self.settings_now().broker.mode)
         self._require_link()
         await self._check_gateway_now()

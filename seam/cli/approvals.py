@@ -211,20 +211,26 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if not interactive():
         err.print("seam: `seam resume` clears the halt and needs a person at an interactive terminal")
         return EXIT_USAGE
+    from seam.haltfile import clear_halt, halt_requested
+
     with console_runtime(paths, load(paths)) as runtime:
         store = runtime.store
         state = store.flags.halt()
-        if state is None:
+        request = halt_requested(paths)
+        if state is None and request is None:
             out.print("The halt flag is off; nothing to clear.")
             return EXIT_OK
-        from seam.monitor.health import halt_cause
+        if state is not None:
+            from seam.monitor.health import halt_cause
 
-        out.print(f"HALT is on since {state.at}: {state.reason}", markup=False)
-        for line in halt_cause(store, state):  # what set it: the HALT bead, and a reconciliation's differences
-            out.print(line, markup=False)
+            out.print(f"HALT is on since {state.at}: {state.reason}", markup=False)
+            for line in halt_cause(store, state):  # what set it: the HALT bead, and a reconciliation's differences
+                out.print(line, markup=False)
+        if request is not None:
+            out.print(f"A halt was {request.line()} (flags/halt).", markup=False)
         if not _confirmed("Clear the halt and allow capital actions again?"):
             out.print("Halt left on.")
             return EXIT_NOT_OK
-        store.halt_off(by="console", note=args.note or "")
+        clear_halt(paths, store, by="console", note=args.note or "")
     out.print("Halt cleared.")
     return EXIT_OK

@@ -36,6 +36,7 @@ from seam.demo.script import (
 )
 from seam.demo.threads import DaemonRunner, GatewayThread
 from seam.demo.waits import Waits
+from seam.haltfile import clear_halt
 from seam.paths import SeamPaths
 from seam.runtime import Runtime
 
@@ -425,9 +426,10 @@ class Story:
         self.out.say(
             "A person clears the halt at an interactive terminal with [bold]seam resume --seam "
             f"{self.paths.root}[/] (it asks before it clears). The demo plays that person and clears it "
-            "directly (Store.halt_off, what `seam resume` calls), which records a HALT bead."
+            "directly (what `seam resume` does: the store's flag off, with a HALT bead, and the halt request file "
+            "removed)."
         )
-        self.store.halt_off(by="console (the demo, playing the human)", note="RB-004 drill over")
+        clear_halt(self.paths, self.store, by="console (the demo, playing the human)", note="RB-004 drill over")
         self.agent.submit("status-after-drill", "status", {}, expect="ok")
         self.out.say(
             "The drill's proposal was made while halted; the human rejects it, so it ends REJECTED instead of "

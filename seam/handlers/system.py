@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from seam.haltfile import halt_requested, is_halt_requested, request_halt
 from seam.handlers.base import HandlerContext
 from seam.intent import HaltPayload
 from seam.respond import Outcome, Status
@@ -43,6 +44,15 @@ async def handle_halt(ctx: HandlerContext, intent: ValidIntent) -> Outcome:
         session_id=intent.envelope.session_id,
         facts={"cancelled": "pending", "cancel_orders": payload.cancel_orders},
     )
+    if not is_halt_requested(ctx.paths):  # a halt dropped into incoming/ by hand: it is requested on file too
+        await ctx.blocking(
+            request_halt,
+            ctx.paths,
+            intent_id=intent.id,
+            reason=payload.reason,
+            by=f"halt intent {intent.id}",
+            at=ctx.clock.now(),
+        )
     if broker is not None:
         broker.halt_followed = max(broker.halt_followed, halt.bead)  # this halt's cancel-all is done here
     if not payload.cancel_orders:
@@ -153,7 +163,7 @@ def status_facts(
         "mode_difference": mode_difference(running, configured, mode_source),
         "broker_link": facts.get("link") or _published_link(published, daemons),
         "heartbeat": _heartbeat(ctx),
-        "halt": f"ON since {halt.at}: {halt.reason}" if halt else "off",
+        "halt": f"ON since {halt.at}: {halt.reason}" if halt else _requested(ctx),
         "queue": depth,
         "daemons": len(daemons),
         "broker_owner": broker_owner(ctx.store.flags.lease(), ctx.clock.now()),
@@ -163,6 +173,14 @@ def status_facts(
         "beads": last,
         "sources": [f"bead {last}"] if last else [],
     }
+
+
+def _requested(ctx: HandlerContext) -> str:
+    """With the store's flag off: a halt requested on file and not yet carried out by a daemon, or "off"."""
+    request = halt_requested(ctx.paths)
+    if request is None:
+        return "off"
+    return f"REQUESTED ({request.line()}); capital actions are refused, the daemon has not carried it out yet"
 
 
 def _heartbeat(ctx: HandlerContext) -> str:
