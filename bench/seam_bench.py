@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -387,6 +388,7 @@ class Server:
     child: Child
     console: Console
     halt_writer: Writer | None = None
+    seam_paths: Any = None  # the seam's SeamPaths (seam only): where a halt's request is written
 
 
 @dataclass
@@ -402,6 +404,9 @@ class Figures:
     halt_overtook: list[int] = field(default_factory=list)
     halt_ids: list[str] = field(default_factory=list)
     halt_block_ms: list[float] = field(default_factory=list)  # the halts' beads' `ms` (inside seam)
+    # each halt's request on disk (flags/halt written and fsync'd, as `seam halt` does first): from then the order
+    # path refuses every order, whatever the daemon is doing
+    halt_request_ms: list[float] = field(default_factory=list)
     idle_rss_mb: float | None = None
     idle_status_ms: list[float] = field(default_factory=list)
     garbage_n: int = 0
@@ -467,6 +472,12 @@ def run_burst(server: Server, figures: Figures, n: int) -> None:
         figures.burst_per_s = n / (max(arrivals) - start)
 
 
+def _seam_paths(root: Path) -> Any:
+    from seam.paths import SeamPaths
+
+    return SeamPaths.at(root)
+
+
 def run_halt(server: Server, figures: Figures, trial: int, backlog: int) -> list[str]:
     """One halt trial: a backlog of status intents written back to back, then at once a halt (into
     HALT_DROP); the halt's latency and how many of the backlog it overtook. Then the backlog is
@@ -477,6 +488,12 @@ def run_halt(server: Server, figures: Figures, trial: int, backlog: int) -> list
     for intent_id in ids:
         server.writer.drop(intent_id, status_intent(intent_id))
     assert server.halt_writer is not None
+    if server.seam_paths is not None:  # as seam/client.py does for every halt: the request on disk, then the intent
+        from seam.haltfile import request_halt
+
+        asked = time.perf_counter()
+        request_halt(server.seam_paths, intent_id=halt_id, reason="bench", by="bench", at=datetime.now(UTC))
+        figures.halt_request_ms.append((time.perf_counter() - asked) * 1000)
     sent = server.halt_writer.drop(halt_id, halt_intent(halt_id))
     arrived = server.clock.wait_first(halt_id, HALT_TIMEOUT_S)
     if arrived is None:
@@ -634,6 +651,7 @@ def bench_seam(root: Path, paced_n: int, halt_trials: int, garbage_n: int, conso
             child,
             console,
             halt_writer=Writer(root / "intents" / "tmp", root / HALT_DROP),
+            seam_paths=_seam_paths(root),
         )
         try:
             answered = exercise(server, figures, paced_n, halt_trials=halt_trials, garbage_n=garbage_n)
@@ -737,6 +755,8 @@ def results(seam: Figures, base: Figures, quick: bool, halt_trials: int) -> dict
         "halt_overtook": seam.halt_overtook,
         "halt_block_ms": rounded(statistics.median(seam.halt_block_ms)) if seam.halt_block_ms else None,
         "halt_block_max_ms": rounded(max(seam.halt_block_ms)) if seam.halt_block_ms else None,
+        "halt_request_ms": rounded(statistics.median(seam.halt_request_ms)) if seam.halt_request_ms else None,
+        "halt_request_max_ms": rounded(max(seam.halt_request_ms)) if seam.halt_request_ms else None,
         "idle_status_ms": rounded(idle_status),
         "idle_status_samples_ms": [rounded(v) for v in seam.idle_status_ms],
         "garbage_n": seam.garbage_n,
@@ -835,6 +855,15 @@ def show(console: Console, r: dict[str, Any], seam: Figures, base: Figures) -> N
         "",
         f"aim < {HALT_BLOCK_AIM_MS:g} ms",
         "-" if block_max is None else ("aim met" if block_max < HALT_BLOCK_AIM_MS else "aim missed"),
+    )
+    asked, asked_max = r["halt_request_ms"], r["halt_request_max_ms"]
+    table.add_row(
+        "halt blocks orders (flags/halt on disk), p50 / max (ms)",
+        "-" if asked is None else f"{num(asked)} / {num(asked_max)}",
+        "",
+        "",
+        f"aim < {HALT_BLOCK_AIM_MS:g} ms",
+        "-" if asked_max is None else ("aim met" if asked_max < HALT_BLOCK_AIM_MS else "aim missed"),
     )
     table.add_row("idle status, median (ms)", num(r["idle_status_ms"]), "", "", "", "")
     garbage = r["garbage_status_ms"]
