@@ -633,12 +633,14 @@ class IntakeScheduler:
 
 class _NormalQueue:
     """The normal lane's queue in two classes: files that look like intents first, then the rest ("suspect":
-    garbage, refused files), of which at most SUSPECT_IN_FLIGHT are being handled at once."""
+    garbage, refused files), of which at most SUSPECT_IN_FLIGHT are being handled at once, and none starts while an
+    intent that looks well formed is waiting or being handled: a flood of garbage is answered in the gaps."""
 
     def __init__(self) -> None:
         self._good: collections.deque[str] = collections.deque()
         self._suspect: collections.deque[str] = collections.deque()
         self._running_suspects: set[str] = set()
+        self._running_good: set[str] = set()
         self._changed = asyncio.Event()
 
     def put_nowait(self, item: str, *, suspect: bool = False) -> None:
@@ -648,8 +650,10 @@ class _NormalQueue:
     async def get(self) -> str:
         while True:
             if self._good:
-                return self._good.popleft()
-            if self._suspect and len(self._running_suspects) < SUSPECT_IN_FLIGHT:
+                item = self._good.popleft()
+                self._running_good.add(item)
+                return item
+            if self._suspect and not self._running_good and len(self._running_suspects) < SUSPECT_IN_FLIGHT:
                 item = self._suspect.popleft()
                 self._running_suspects.add(item)
                 return item
@@ -658,10 +662,11 @@ class _NormalQueue:
 
     def finished(self, job: Job) -> None:
         claimed, name = job
-        item = str(claimed) if claimed is not None else name
-        if item in self._running_suspects:
-            self._running_suspects.discard(item)
-            self._changed.set()
+        for item in {str(claimed) if claimed is not None else "", name} - {""}:
+            if item in self._running_suspects or item in self._running_good:
+                self._running_suspects.discard(item)
+                self._running_good.discard(item)
+                self._changed.set()
 
     def __bool__(self) -> bool:
         return bool(self._good or self._suspect)

@@ -151,7 +151,7 @@ def test_files_that_look_like_intents_are_told_from_garbage():
     assert not looks_well_formed(b"seam: 1\nkind: " + b"[" * 3000)
 
 
-def test_suspect_files_wait_behind_intents_and_only_a_few_run_at_once():
+def test_suspect_files_wait_behind_intents_and_only_a_few_run_at_once_and_none_starts_beside_one():
     async def scenario() -> list[str]:
         queue = _NormalQueue()
         for i in range(5):
@@ -163,6 +163,9 @@ def test_suspect_files_wait_behind_intents_and_only_a_few_run_at_once():
         await asyncio.sleep(0.01)
         assert not waiting.done(), "more suspects ran at once than allowed"
         queue.finished((None, taken[0]))
+        await asyncio.sleep(0.01)
+        assert not waiting.done(), "a suspect started while a well-formed intent was being handled"
+        queue.finished((None, "good"))
         taken.append(await asyncio.wait_for(waiting, 1))
         return taken
 
