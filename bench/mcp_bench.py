@@ -3,6 +3,7 @@
     python bench/mcp_bench.py                 # 300 timed calls each, after 30 warm-up calls
     python bench/mcp_bench.py --calls 100     # fewer
     python bench/mcp_bench.py --json FILE     # also write the figures (and each target met or not) as JSON
+    python bench/mcp_bench.py --runs 5        # five runs, one after the other: each one's table, then the ranges
 
 Both servers are child processes started the way Claude Desktop starts one (a command, stdio). `seam mcp` runs on a
 fresh seam with no `seam watch`, so it runs the daemon in its own process (the common desktop case). The bare server
@@ -158,17 +159,61 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--runs", type=int, default=1, help="run the whole comparison this many times (ranges)")
     parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)  # the baseline server itself
     args = parser.parse_args(argv)
     if args.bare:
         bare_server()
         return 0
-    with tempfile.TemporaryDirectory(prefix="seam-mcp-bench-") as tmp:
-        figures = anyio.run(run, args.calls, args.warmup, Path(tmp))
-    print(_table(figures))
+    runs: list[dict[str, Any]] = []
+    for number in range(1, max(1, args.runs) + 1):
+        with tempfile.TemporaryDirectory(prefix="seam-mcp-bench-") as tmp:
+            figures = anyio.run(run, args.calls, args.warmup, Path(tmp))
+        runs.append(figures)
+        if args.runs > 1:
+            print(f"run {number} of {args.runs}")
+        print(_table(figures), flush=True)
+    result: dict[str, Any] = runs[0]
+    if len(runs) > 1:
+        result = {"runs": runs, "ranges": _ranges(runs)}
+        print(_ranges_table(result["ranges"], len(runs)))
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def _ranges(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    def span(values: list[float]) -> list[float]:
+        return [min(values), max(values)]
+
+    return {
+        "seam_p50_ms": span([r["seam"]["p50_ms"] for r in runs]),
+        "seam_p99_ms": span([r["seam"]["p99_ms"] for r in runs]),
+        "bare_p50_ms": span([r["bare"]["p50_ms"] for r in runs]),
+        "ratio_p50": span([r["ratio_p50"] for r in runs]),
+        "runs_meeting_both_targets": sum(all(r["targets"].values()) for r in runs),
+    }
+
+
+def _ranges_table(ranges: dict[str, Any], n: int) -> str:
+    def text(key: str, unit: str = " ms") -> str:
+        low, high = ranges[key]
+        return f"{low}–{high}{unit}"
+
+    return "\n".join(
+        [
+            "",
+            f"Ranges over {n} runs",
+            "",
+            "| figure | range | target |",
+            "|---|---|---|",
+            f"| seam `status` p50 | {text('seam_p50_ms')} | ≤ 5 ms |",
+            f"| bare no-op p50 | {text('bare_p50_ms')} | |",
+            f"| ratio of the p50s | {text('ratio_p50', '×')} | ≤ 3× |",
+            f"| seam `status` p99 | {text('seam_p99_ms')} | |",
+            f"| runs meeting both targets | {ranges['runs_meeting_both_targets']} of {n} | |",
+        ]
+    )
 
 
 if __name__ == "__main__":
