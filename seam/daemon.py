@@ -326,7 +326,7 @@ class Daemon:
 
     async def _process(self, job: Job, lane: str) -> None:
         attempt = self._attempt_for(job)
-        if lane == "normal" and self.intake.alone():
+        if lane == "normal" and self.intake.alone(job):
             # the only intent in flight: its steps run here, on the loop, with no hop to a thread and back (a
             # backlog's steps go to the lane's threads, where one intent's disk waits overlap another's work)
             lane = "direct"

@@ -172,9 +172,11 @@ class IntakeScheduler:
         elif job is not None:
             self._normal.finished(job)
 
-    def alone(self) -> bool:
-        """Whether one intent is in flight and nothing waits behind it (an idle seam's lone intent)."""
-        return self._inflight <= 1 and not self._normal and self._hints.empty()
+    def alone(self, job: Job) -> bool:
+        """Whether `job` (taken from the normal lane) is the only intent that looks well formed in flight, with none
+        waiting behind it and no halt in flight: an idle seam's lone intent, or one among garbage (which waits for
+        it anyway)."""
+        return self._normal.good_alone(job) and self._priority_in_flight == 0
 
     def _track(self, delta: int) -> None:
         was_busy = self._inflight > 0
@@ -670,6 +672,11 @@ class _NormalQueue:
 
     def __bool__(self) -> bool:
         return bool(self._good or self._suspect)
+
+    def good_alone(self, job: Job) -> bool:
+        """Whether `job` is the one well-formed-looking intent being handled, and none waits."""
+        claimed, name = job
+        return not self._good and self._running_good == {str(claimed) if claimed is not None else name}
 
     def clear(self) -> list[str]:
         items = [*self._good, *self._suspect]
