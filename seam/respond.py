@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import hashlib
 import logging
 import os
@@ -198,9 +199,15 @@ SYNC_SECONDS = 0.5  # how long a response file written lazily may wait for its f
 logger = logging.getLogger(__name__)
 
 
+@functools.cache
+def _libc_name() -> str | None:
+    """The C library's name, looked up once a process (find_library runs `ldconfig -p` in a child each time)."""
+    return ctypes.util.find_library("c")
+
+
 def _syncfs() -> Any:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        libc = ctypes.CDLL(_libc_name() or None, use_errno=True)
         return getattr(libc, "syncfs", None)
     except OSError:
         return None

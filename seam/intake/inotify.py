@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import functools
 import logging
 import os
 import select
@@ -35,8 +36,14 @@ READ_BYTES = 1 << 20  # about 30,000 events with short names in one read
 _EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then the name, NUL-padded
 
 
+@functools.cache
+def _libc_name() -> str | None:
+    """The C library's name, looked up once a process (find_library runs `ldconfig -p` in a child each time)."""
+    return ctypes.util.find_library("c")
+
+
 def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
+    name = _libc_name()
     try:
         libc = ctypes.CDLL(name, use_errno=True)
     except OSError:
