@@ -15,13 +15,15 @@
 
 from __future__ import annotations
 
+import ctypes.util
+import functools
 import logging
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SeamPaths", "fsync_dir", "write_atomic"]
+__all__ = ["SeamPaths", "fsync_dir", "libc_name", "write_atomic"]
 
 logger = logging.getLogger(__name__)
 
@@ -162,3 +164,9 @@ def write_atomic(path: Path, data: bytes, *, tmp_dir: Path | None = None, durabl
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@functools.cache
+def libc_name() -> str | None:
+    """The C library's name, looked up once a process (find_library runs `ldconfig -p` in a child each time)."""
+    return ctypes.util.find_library("c")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import functools
 import hashlib
 import logging
 import os
@@ -31,7 +30,7 @@ import yaml
 from seam.faults import failpoint
 from seam.narrator import ENV as _env
 from seam.narrator import render as _render
-from seam.paths import fsync_dir, write_atomic
+from seam.paths import fsync_dir, libc_name, write_atomic
 from seam.yamlsafe import YamlProblem, load_yaml
 
 __all__ = [
@@ -199,15 +198,9 @@ SYNC_SECONDS = 0.5  # how long a response file written lazily may wait for its f
 logger = logging.getLogger(__name__)
 
 
-@functools.cache
-def _libc_name() -> str | None:
-    """The C library's name, looked up once a process (find_library runs `ldconfig -p` in a child each time)."""
-    return ctypes.util.find_library("c")
-
-
 def _syncfs() -> Any:
     try:
-        libc = ctypes.CDLL(_libc_name() or None, use_errno=True)
+        libc = ctypes.CDLL(libc_name() or None, use_errno=True)
         return getattr(libc, "syncfs", None)
     except OSError:
         return None

@@ -15,7 +15,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
-import functools
 import logging
 import os
 import select
@@ -23,6 +22,8 @@ import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
+
+from seam.paths import libc_name
 
 __all__ = ["READ_BYTES", "InotifyWatch", "available"]
 
@@ -36,14 +37,8 @@ READ_BYTES = 1 << 20  # about 30,000 events with short names in one read
 _EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then the name, NUL-padded
 
 
-@functools.cache
-def _libc_name() -> str | None:
-    """The C library's name, looked up once a process (find_library runs `ldconfig -p` in a child each time)."""
-    return ctypes.util.find_library("c")
-
-
 def _libc() -> ctypes.CDLL | None:
-    name = _libc_name()
+    name = libc_name()
     try:
         libc = ctypes.CDLL(name, use_errno=True)
     except OSError:
