@@ -847,24 +847,19 @@ def show(console: Console, r: dict[str, Any], seam: Figures, base: Figures) -> N
         "< 100 ms",
         verdict(met["halt_max_ms"]),
     )
-    block, block_max = r["halt_block_ms"], r["halt_block_max_ms"]
-    table.add_row(
-        "halt inside seam, p50 / max (ms)",
-        "-" if block is None else f"{num(block)} / {num(block_max)}",
-        "",
-        "",
-        f"aim < {HALT_BLOCK_AIM_MS:g} ms",
-        "-" if block_max is None else ("aim met" if block_max < HALT_BLOCK_AIM_MS else "aim missed"),
-    )
-    asked, asked_max = r["halt_request_ms"], r["halt_request_max_ms"]
-    table.add_row(
-        "halt blocks orders (flags/halt on disk), p50 / max (ms)",
-        "-" if asked is None else f"{num(asked)} / {num(asked_max)}",
-        "",
-        "",
-        f"aim < {HALT_BLOCK_AIM_MS:g} ms",
-        "-" if asked_max is None else ("aim met" if asked_max < HALT_BLOCK_AIM_MS else "aim missed"),
-    )
+    for label, key in (
+        ("halt inside seam, p50 / max (ms)", "halt_block"),
+        ("halt blocks orders (flags/halt on disk), p50 / max (ms)", "halt_request"),
+    ):
+        p50, most = r[f"{key}_ms"], r[f"{key}_max_ms"]
+        table.add_row(
+            label,
+            "-" if p50 is None else f"{num(p50)} / {num(most)}",
+            "",
+            "",
+            f"aim < {HALT_BLOCK_AIM_MS:g} ms",
+            "-" if most is None else ("aim met" if most < HALT_BLOCK_AIM_MS else "aim missed"),
+        )
     table.add_row("idle status, median (ms)", num(r["idle_status_ms"]), "", "", "", "")
     garbage = r["garbage_status_ms"]
     table.add_row(
