@@ -32,7 +32,7 @@ from seam.intent import ID_PATTERN, HaltPayload, Kind
 from seam.paths import SeamPaths, write_atomic
 from seam.respond import Status, split_response
 from seam.store import ProposalRow
-from seam.validate import CheckContext, ValidIntent, validate_bytes
+from seam.validate import CheckContext, ValidIntent, validate_bytes, validate_plain
 from seam.yamlsafe import dump_yaml
 
 __all__ = [
@@ -149,11 +149,20 @@ class PendingProposal:
 
 def check_intent(intent: bytes | Mapping[str, Any], config: LoadedConfig, *, clock: Clock | None = None) -> ValidIntent:
     """The daemon's validation, here and now: the valid intent, or IntentError with every problem."""
+    return _checked(intent, config, clock)[1]
+
+
+def _checked(intent: bytes | Mapping[str, Any], config: LoadedConfig, clock: Clock | None) -> tuple[bytes, ValidIntent]:
+    """The intent's bytes as written, and their validation; a mapping is validated as it is, not read back from the
+    YAML written for it (`validate_plain`: the same answer, without a parse)."""
     settings = config.settings
     ctx = CheckContext.from_settings(settings, (clock or _clock()).now())
-    return validate_bytes(
-        _intent_bytes(intent), ctx, max_bytes=settings.intake.max_bytes, max_depth=settings.validation.max_depth
-    )
+    limits = {"max_bytes": settings.intake.max_bytes, "max_depth": settings.validation.max_depth}
+    if isinstance(intent, bytes):
+        return intent, validate_bytes(intent, ctx, **limits)
+    document = _plain(intent, "")
+    data = dump_yaml(document).encode()
+    return data, validate_plain(document, data, ctx, **limits)
 
 
 Deliver = Callable[[str, bytes, ValidIntent], Path]
@@ -173,8 +182,7 @@ def submit(
     daemon instead (`Daemon.deliver`) and returns where it put it.
     INV: an intent the daemon would reject is refused here (IntentError) and nothing is written.
     """
-    data = _intent_bytes(intent)
-    valid = check_intent(data, config, clock=clock)
+    data, valid = _checked(intent, config, clock)
     name = f"{valid.id}-{os.urandom(3).hex()}.yaml"
     if valid.kind == Kind.HALT:
         # INV: a halt blocks capital actions from this moment, before any daemon has read it (seam/haltfile.py)
@@ -249,13 +257,6 @@ def submit_and_wait(
 ) -> Response:
     """Submit the intent and wait for its response (IntentError before writing; ResponseTimeout after)."""
     return wait_for_response(paths, submit(paths, config, intent, clock=clock), timeout=timeout)
-
-
-def _intent_bytes(intent: bytes | Mapping[str, Any]) -> bytes:
-    """Raw bytes as they are; a mapping as YAML, written by the safe dumper from plain data only."""
-    if isinstance(intent, bytes):
-        return intent
-    return dump_yaml(_plain(intent, "")).encode()
 
 
 def _plain(value: Any, path: str) -> Any:

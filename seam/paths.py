@@ -36,55 +36,55 @@ class SeamPaths:
     def at(cls, root: str | os.PathLike[str]) -> SeamPaths:
         return cls(Path(root).expanduser().resolve())
 
-    @property
+    @functools.cached_property
     def config_file(self) -> Path:
         return self.root / "seam.yaml"
 
-    @property
+    @functools.cached_property
     def env_file(self) -> Path:
         return self.root / ".env"
 
-    @property
+    @functools.cached_property
     def db(self) -> Path:
         return self.root / "seam.db"
 
-    @property
+    @functools.cached_property
     def intents(self) -> Path:
         return self.root / "intents"
 
-    @property
+    @functools.cached_property
     def tmp(self) -> Path:
         return self.intents / "tmp"
 
-    @property
+    @functools.cached_property
     def incoming(self) -> Path:
         return self.intents / "incoming"
 
-    @property
+    @functools.cached_property
     def priority(self) -> Path:
         return self.intents / "priority"
 
-    @property
+    @functools.cached_property
     def processing(self) -> Path:
         return self.intents / "processing"
 
-    @property
+    @functools.cached_property
     def processed(self) -> Path:
         return self.intents / "processed"
 
-    @property
+    @functools.cached_property
     def failed(self) -> Path:
         return self.intents / "failed"
 
-    @property
+    @functools.cached_property
     def responses(self) -> Path:
         return self.root / "responses"
 
-    @property
+    @functools.cached_property
     def flags(self) -> Path:
         return self.root / "flags"
 
-    @property
+    @functools.cached_property
     def halt_request(self) -> Path:
         return self.flags / "halt"
 

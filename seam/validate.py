@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from seam.errors import HandlerError, IntentError, Problem
 from seam.intent import ID_PATTERN, KIND_MODELS, Envelope, Kind, ReadySignal, WatchSignal
 from seam.problems import problems_from
 from seam.store import canonical_json
-from seam.yamlsafe import YamlProblem, decode_text, load_yaml
+from seam.yamlsafe import MAX_NUMBER_CHARS, YamlProblem, decode_text, load_yaml
 
 __all__ = [
     "SEMANTIC_CHECKS",
@@ -247,6 +248,44 @@ def _payload_problems(kind: Kind, payload: dict[str, Any]) -> list[Problem]:
 
 def validate_bytes(data: bytes, ctx: CheckContext, *, max_bytes: int = 262_144, max_depth: int = 32) -> ValidIntent:
     return validate_document(parse_document(data, max_bytes=max_bytes, max_depth=max_depth), data, ctx)
+
+
+def validate_plain(
+    document: dict[str, Any], data: bytes, ctx: CheckContext, *, max_bytes: int = 262_144, max_depth: int = 32
+) -> ValidIntent:
+    """`validate_bytes(data)` for `data = dump_yaml(document)`, without parsing `data` back: the dumper promises that
+    `load_yaml` reads it back equal (seam/yamlsafe.py). Anything that promise or the reader's limits might not cover
+    (a size, depth or number over a limit, a float that is not finite, a value that is not JSON-like) is read back
+    from `data` as a dropped file would be, so the answer is the same either way."""
+    if len(data) > max_bytes or not _plainly_within(document, 1, max_depth):
+        return validate_bytes(data, ctx, max_bytes=max_bytes, max_depth=max_depth)
+    return validate_document(document, data, ctx)
+
+
+def _plainly_within(value: Any, depth: int, max_depth: int) -> bool:
+    """Whether `value` (a collection at nesting level `depth`) holds only text keys and JSON-like values well inside
+    the YAML reader's limits (seam/yamlsafe.py): its depth, its numbers' length, finite floats."""
+    if depth > max_depth:
+        return False
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in items:
+        if isinstance(value, dict) and type(key) is not str:
+            return False
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if len(str(item)) > MAX_NUMBER_CHARS // 2:
+                return False
+        elif kind is float:
+            if not math.isfinite(item):
+                return False
+        elif kind is dict or kind is list:
+            if not _plainly_within(item, depth + 1, max_depth):
+                return False
+        else:
+            return False
+    return True
 
 
 def validate_file(path: Path, ctx: CheckContext, *, max_bytes: int = 262_144, max_depth: int = 32) -> ValidIntent:

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ValidationError
 
@@ -20,6 +22,7 @@ from seam.problems import format_path, problems_from
 from seam.schema import SCHEMA_DIR
 from seam.validate import (
     CheckContext,
+    ValidIntent,
     best_effort_id,
     parse_document,
     safe_stem,
@@ -560,3 +563,84 @@ def test_pydantic_and_the_json_schema_both_reject_a_created_at_that_is_not_an_aw
     text = intent_text("a", extra=f"created_at: '{created_at}'\n")
     assert "created_at" in problems_of(text)
     assert not schema("status").is_valid(load_yaml(text))
+
+
+# ---- a mapping validated as it is: the same answer as its YAML read back --------------------------------------
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**45), max_value=10**45)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12)
+    | st.sampled_from(
+        ["012389", "1e3", "yes", "12:30:00", "2026-11-18", "EURUSD", "BUY", "READY", "x\u2028y", "a\x85b"]
+    )
+)
+_VALUES = st.recursive(
+    _SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+)
+_EXAMPLE_DOCUMENTS = [load_yaml(p.read_text(encoding="utf-8")) for p in EXAMPLES]
+
+
+@st.composite
+def _documents(draw: st.DrawFn) -> dict[str, Any]:
+    """Intents near the valid ones: an example with fields replaced, dropped or added, at any depth."""
+    document = json.loads(json.dumps(draw(st.sampled_from(_EXAMPLE_DOCUMENTS))))
+    document["kind"] = draw(st.sampled_from([document["kind"], *(str(k) for k in Kind), "launch"]))
+    for _ in range(draw(st.integers(0, 3))):
+        target = (
+            document if draw(st.booleans()) or not isinstance(document.get("payload"), dict) else document["payload"]
+        )
+        key = draw(st.sampled_from([*target, "extra"]) if target else st.just("extra"))
+        if draw(st.integers(0, 3)) == 0:
+            target.pop(key, None)
+        else:
+            target[key] = draw(_VALUES)
+    return document
+
+
+@settings(max_examples=300, deadline=None)
+@given(_documents())
+def test_a_mapping_validated_as_it_is_gets_the_answer_its_yaml_gets(document: dict[str, Any]) -> None:
+    from seam.validate import validate_plain
+    from seam.yamlsafe import dump_yaml
+
+    data = dump_yaml(document).encode()
+    expected: ValidIntent | IntentError
+    try:
+        expected = validate_bytes(data, CTX, **LIMITS)
+    except IntentError as exc:
+        expected = exc
+    try:
+        got = validate_plain(document, data, CTX, **LIMITS)
+    except IntentError as exc:
+        assert isinstance(expected, IntentError), f"refused as a mapping, accepted as YAML: {exc.problems}"
+        assert exc.problems == expected.problems
+        return
+    assert isinstance(expected, ValidIntent), f"accepted as a mapping, refused as YAML: {expected.problems}"
+    assert got.envelope == expected.envelope
+    assert got.payload == expected.payload
+    assert (got.intent_sha256, got.raw_sha256) == (expected.intent_sha256, expected.raw_sha256)
+
+
+def _outcome(validate: Any, *args: Any) -> Any:
+    try:
+        return validate(*args, CTX, **LIMITS).payload
+    except IntentError as exc:
+        return exc.problems
+
+
+def test_a_mapping_past_the_readers_limits_is_read_back_from_its_yaml() -> None:
+    """Too deep, a number too long, a float YAML has no plain word for (seam's reader takes `.inf` for text): each
+    answered as its YAML is."""
+    from seam.validate import validate_plain
+    from seam.yamlsafe import dump_yaml
+
+    deep: dict[str, Any] = {"v": 1}
+    for _ in range(40):
+        deep = {"v": deep}
+    for payload in ({"reason": deep}, {"reason": 10**60}, {"reason": float("inf")}, {"reason": float("nan")}):
+        document = {"seam": 1, "id": "a-1", "kind": "halt", "payload": payload}
+        data = dump_yaml(document).encode()
+        assert _outcome(validate_plain, document, data) == _outcome(validate_bytes, data), payload

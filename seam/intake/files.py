@@ -92,13 +92,13 @@ def count_processing(processing: Path) -> int:
     total = 0
     for entry in _scandir(processing):
         if entry.is_dir(follow_symlinks=False):
-            total += sum(1 for e in _scandir(Path(entry.path)) if e.name != LOCK_NAME)
+            total += sum(1 for e in _scandir(entry.path) if e.name != LOCK_NAME)
         elif entry.is_file(follow_symlinks=False):
             total += 1
     return total
 
 
-def _scandir(folder: Path) -> list[os.DirEntry[str]]:
+def _scandir(folder: str | Path) -> list[os.DirEntry[str]]:
     try:
         return list(os.scandir(folder))
     except FileNotFoundError:

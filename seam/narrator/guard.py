@@ -63,7 +63,6 @@ DEFAULT_WORDS: tuple[str, ...] = (
 
 ECHO_OPEN = "\ue000"
 ECHO_CLOSE = "\ue001"
-_MARKS = str.maketrans("", "", ECHO_OPEN + ECHO_CLOSE)
 _ECHOED_SPAN = re.compile(f"{ECHO_OPEN}[^{ECHO_CLOSE}]*{ECHO_CLOSE}")
 _JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
 
@@ -78,7 +77,8 @@ def echo(value: object) -> Echoed:
 
 
 def strip_marks(text: str) -> str:
-    return text.translate(_MARKS)
+    # two plain replaces: str.translate walks the text a character at a time, several times slower on a response
+    return text.replace(ECHO_OPEN, "").replace(ECHO_CLOSE, "")
 
 
 class WordRefused(GuardViolation):
