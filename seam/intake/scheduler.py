@@ -53,6 +53,7 @@ RECHECK_SECONDS = 0.05  # how often files still being written are looked at agai
 SWEEP_NEWEST = 16  # while busy, the newest files no event has announced are looked at, every SWEEP_SECONDS
 SWEEP_SECONDS = 0.5  # (a sweep stats every unannounced name: 90-220 ms behind a backlog of thousands)
 SUSPECT_IN_FLIGHT = 2  # at most this many files that do not look like intents are handled at once
+INLINE_CHECKS = 2  # at most this many new names are checked on the loop itself (`_consider`)
 INTAKE_CHUNK = 32  # names looked at per intake round (see _intake_loop)
 RETRY_FIRST_SECONDS = 0.5  # a step that met a full or failing disk is tried again after this,
 RETRY_MAX_SECONDS = 30.0  # doubling each time up to this
@@ -468,7 +469,10 @@ class IntakeScheduler:
             return
         if self._for_owner and not self._standing_by():
             self._for_owner.clear()  # this daemon owns the broker now: they are its own to take
-        for name, readiness, head in await self._offload(self._check_all, fresh):
+        # A file or two (an agent's intent, the idle seam's usual case) are looked at here: a stat, an open, a read
+        # of its head take less than the two thread switches of a trip to the intake's thread and back
+        few = len(fresh) <= INLINE_CHECKS
+        for name, readiness, head in self._check_all(fresh) if few else await self._offload(self._check_all, fresh):
             if readiness is Readiness.WRITING:
                 self._writing.add(name)
                 continue
