@@ -125,7 +125,7 @@ def test_an_owner_that_stalled_past_its_lease_loses_it_and_stops_its_broker(tmp_
         assert thief.try_take()
         loop = asyncio.get_running_loop()
         began = loop.time()
-        while owner.owns_broker() and loop.time() - began < 5 * RENEW_SECONDS:
+        while owner.owns_broker() and loop.time() - began < 30 * RENEW_SECONDS:  # generous: a loaded machine
             await asyncio.sleep(0.05)
         seen.append(broker.link().state)
         await owner.stop()
