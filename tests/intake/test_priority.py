@@ -67,10 +67,12 @@ def test_a_halt_in_the_priority_folder_goes_ahead_of_a_backlog_in_incoming(seam_
         wait_for(lambda: (seam_paths.processed / "stop.yaml").exists(), what="filed")
 
 
-def _stalls_the_loop(seconds: float, started: threading.Event):
+def _stalls_the_loop(started: threading.Event, released: threading.Event):
     async def handle(ctx, intent):
         started.set()
-        time.sleep(seconds)  # a defect or a burst of work on the daemon's event loop: nothing on the loop moves
+        # a defect or a burst of work on the daemon's event loop: nothing on the loop moves until the test has seen
+        # the halt answered (bounded, so a failing test still stops its daemon)
+        released.wait(10)
         return Outcome(Status.OK, "failed", {"reason": "stalled", "what_to_do": "nothing"})
 
     return handle
@@ -80,20 +82,25 @@ def test_a_halt_is_answered_while_the_daemons_event_loop_is_stalled(seam_paths, 
     # the halt lane is a thread with a loop of its own: claim, flag, beads, answer and response need nothing from
     # the daemon's loop; only the broker's cancel-all runs there, and the answer waits for it a bounded time
     monkeypatch.setattr(system, "CANCEL_WAIT_SECONDS", 0.2)
-    stalled = threading.Event()
+    stalled, released = threading.Event(), threading.Event()
     registry = default_registry()
-    registry.replace(Kind.STATUS, _stalls_the_loop(4.0, stalled))
+    registry.replace(Kind.STATUS, _stalls_the_loop(stalled, released))
     with DaemonThread(seam_paths, registry=registry):
-        drop(seam_paths, "stall.yaml", intent_text("stall"))
-        assert stalled.wait(5)
-        (seam_paths.priority / "stop.yaml").write_text(intent_text("halt-stalled", "halt", "{reason: stalled loop}"))
-        started = time.monotonic()
-        answer = wait_response(seam_paths, "halt-stalled", timeout=3.5)
-        assert time.monotonic() - started < 2.0, "the halt waited for the stalled loop"
-        assert not (seam_paths.responses / "stall.md").exists()  # the loop was still stalled when it was answered
-        assert answer["status"] == "ok"
-        body = (seam_paths.responses / "halt-stalled.md").read_text()
-        assert "still running after 0.2 s" in body  # the cancel-all is the loop's, and it says so
+        try:
+            drop(seam_paths, "stall.yaml", intent_text("stall"))
+            assert stalled.wait(5)
+            (seam_paths.priority / "stop.yaml").write_text(
+                intent_text("halt-stalled", "halt", "{reason: stalled loop}")
+            )
+            started = time.monotonic()
+            answer = wait_response(seam_paths, "halt-stalled", timeout=3.5)
+            assert time.monotonic() - started < 2.0, "the halt waited for the stalled loop"
+            assert not (seam_paths.responses / "stall.md").exists()  # the loop is still stalled
+            assert answer["status"] == "ok"
+            body = (seam_paths.responses / "halt-stalled.md").read_text()
+            assert "still running after 0.2 s" in body  # the cancel-all is the loop's, and it says so
+        finally:
+            released.set()
         runtime = Runtime.console(seam_paths, load_config(seam_paths, env={}))
         try:
             assert runtime.store.flags.halt() is not None
