@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 import os
 import re
@@ -341,7 +342,7 @@ class IntakeScheduler:
             batch = arrivals[-INTAKE_CHUNK:]  # the newest: a halt dropped behind a burst is among them
             for name in arrivals[:-INTAKE_CHUNK]:
                 waiting[name] = None
-            for name in list(waiting)[:INTAKE_CHUNK]:
+            for name in list(itertools.islice(waiting, INTAKE_CHUNK)):  # not a list of thousands per round
                 del waiting[name]
                 batch.append(name)
             await self._guarded(self._consider(batch), "looking at new files")
