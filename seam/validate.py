@@ -262,20 +262,24 @@ def validate_plain(
     return validate_document(document, data, ctx)
 
 
-def _plainly_within(value: Any, depth: int, max_depth: int) -> bool:
-    """Whether `value` (a collection at nesting level `depth`) holds only text keys and JSON-like values well inside
-    the YAML reader's limits (seam/yamlsafe.py): its depth, its numbers' length, finite floats."""
+def _plainly_within(value: dict[str, Any] | list[Any], depth: int, max_depth: int) -> bool:
+    """Whether `value` (a collection at nesting level `depth`) holds only text keys and JSON-like values inside the
+    YAML reader's limits (seam/yamlsafe.py): its depth, its numbers' length (an int is written as `str(int)`), finite
+    floats (YAML has no plain word for the others that seam's reader takes for a number)."""
     if depth > max_depth:
         return False
-    items = value.items() if isinstance(value, dict) else enumerate(value)
-    for key, item in items:
-        if isinstance(value, dict) and type(key) is not str:
+    if isinstance(value, dict):
+        if any(type(key) is not str for key in value):
             return False
+        items: Any = value.values()
+    else:
+        items = value
+    for item in items:
         kind = type(item)
         if kind is str or kind is bool or item is None:
             continue
         if kind is int:
-            if len(str(item)) > MAX_NUMBER_CHARS // 2:
+            if len(str(item)) > MAX_NUMBER_CHARS:
                 return False
         elif kind is float:
             if not math.isfinite(item):

@@ -640,7 +640,8 @@ def test_a_mapping_past_the_readers_limits_is_read_back_from_its_yaml() -> None:
     deep: dict[str, Any] = {"v": 1}
     for _ in range(40):
         deep = {"v": deep}
-    for payload in ({"reason": deep}, {"reason": 10**60}, {"reason": float("inf")}, {"reason": float("nan")}):
+    edges = ({"reason": 10**39}, {"reason": -(10**39)})  # 40 characters (read), 41 (refused by the reader)
+    for payload in ({"reason": deep}, {"reason": 10**60}, {"reason": float("inf")}, {"reason": float("nan")}, *edges):
         document = {"seam": 1, "id": "a-1", "kind": "halt", "payload": payload}
         data = dump_yaml(document).encode()
         assert _outcome(validate_plain, document, data) == _outcome(validate_bytes, data), payload
