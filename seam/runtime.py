@@ -119,9 +119,9 @@ class Lanes:
             "priority": ThreadPoolExecutor(
                 PRIORITY_WORKERS, thread_name_prefix="seam-halt", initializer=store.mark_priority_thread
             ),
-            # Handlers are coroutines: `concurrency` of them run at once on the loop. The blocking steps
-            # around them need few threads, and every extra thread competes for the GIL with the
-            # observer and the halt lane (measured: 2 threads move a burst as fast as 8).
+            # An ordinary intent's steps run on the loop (seam/daemon.py Daemon._process); these threads take a
+            # research handler's work, the heartbeat's and the configuration watch's. Every extra thread
+            # competes for the GIL with the intake and the halt lane.
             "normal": _GatedPool(min(concurrency, BLOCKING_THREADS), self.gate),
             # the daemon's halt lane: one plain thread of its own (seam/daemon.py HaltLane), its work inline
             "halt": InlineExecutor(),

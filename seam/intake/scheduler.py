@@ -83,7 +83,7 @@ class IntakeScheduler:
         self.paths = paths
         self.settings = settings
         self.claimant = claimant
-        self._offload = offload  # blocking work on the intake's own thread
+        self._offload_raw = offload  # blocking work on the intake's own thread
         # intents/priority/ is taken on the halt lane's threads (or its watch's own), never the intake's,
         # which may be busy with thousands of names in incoming/
         self._priority_offload = priority_offload or offload
@@ -127,6 +127,12 @@ class IntakeScheduler:
         self._restoring: asyncio.Task[None] | None = None
         self._retry_delay: dict[str | Path, float] = {}  # a job's next delay, while its step keeps failing
         self._retry_timers: dict[str | Path, asyncio.TimerHandle] = {}
+        # Ordinary intents run their steps on the event loop (seam/daemon.py): while the intake is looking at files,
+        # one of them runs per step of the intake's, so a halt among the files is found and claimed between two
+        # intents, not behind every worker's (see `turn`).
+        self._looking = 0  # `_consider` calls in progress
+        self._turn_taken = False
+        self._step_waiter: asyncio.Future[None] | None = None
 
     # -- life -----------------------------------------------------------------------------------------
 
@@ -458,7 +464,37 @@ class IntakeScheduler:
             self._for_owner.intersection_update(everything)
         return [n for n in everything if n not in self._queued and n not in self._ignored and is_candidate(n)]
 
+    async def turn(self) -> None:
+        """Before an ordinary intent's steps run on the loop: while the intake is looking at files, wait until it has
+        taken its next step if an intent already ran since its last one. Returns at once when it is not looking."""
+        while self._looking and self._turn_taken:
+            if self._step_waiter is None or self._step_waiter.done():
+                self._step_waiter = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._step_waiter)
+        self._turn_taken = self._looking > 0
+
+    def _stepped(self) -> None:
+        self._turn_taken = False
+        waiter, self._step_waiter = self._step_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _offload(self, fn: Callable[..., T], /, *args: Any) -> T:
+        try:
+            result: T = await self._offload_raw(fn, *args)
+        finally:
+            self._stepped()
+        return result
+
     async def _consider(self, names: list[str], *, rescan: bool = False) -> None:
+        self._looking += 1
+        try:
+            await self._consider_now(names, rescan=rescan)
+        finally:
+            self._looking -= 1
+            self._stepped()
+
+    async def _consider_now(self, names: list[str], *, rescan: bool = False) -> None:
         """Queue (or, for the priority lane, claim) the complete files among `names`. A name whose claim
         failed is looked at again only by the rescan: an event or sweep retrying it would be a hot loop."""
         fresh = [
