@@ -28,6 +28,7 @@ from tests.conftest import (
     make_seam,
     run_on_a_terminal,
     seam_cli,
+    seam_in_process,
     wait_for,
     wait_response,
 )
@@ -168,7 +169,7 @@ def test_an_approve_intent_with_a_wrong_code_sends_nothing(desk):
 
 def test_the_cli_with_a_wrong_code_sends_nothing(desk):
     desk.propose("p-cli")
-    result = seam_cli("approve", "p-cli", "--code", wrong(desk.code("p-cli")), "--seam", str(desk.paths.root))
+    result = seam_in_process("approve", "p-cli", "--code", wrong(desk.code("p-cli")), "--seam", str(desk.paths.root))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "wrong code" in result.stdout
     assert desk.orders_sent() == 0
@@ -345,13 +346,13 @@ def test_approvals_and_approve_without_a_code_refuse_without_an_interactive_term
 
 def test_strict_mode_never_shows_codes_at_the_console(tmp_path):
     paths = make_seam(tmp_path / "strict", "approval:\n  strict: true\n")
-    result = seam_cli("approvals", "--seam", str(paths.root))
+    result = seam_in_process("approvals", "--seam", str(paths.root))
     assert result.returncode == 2 and "strict mode" in result.stderr
 
 
 def test_the_cli_with_the_right_code_approves_through_the_same_path(desk):
     desk.propose("p-cli-ok")
-    result = seam_cli("approve", "p-cli-ok", "--code", desk.code("p-cli-ok"), "--seam", str(desk.paths.root))
+    result = seam_in_process("approve", "p-cli-ok", "--code", desk.code("p-cli-ok"), "--seam", str(desk.paths.root))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Approved by a human" in result.stdout
     assert desk.orders_sent() == 1

@@ -1,15 +1,17 @@
-"""The `seam` command as a user runs it, in a child process."""
+"""The `seam` command as a user runs it: in a child process where the process is the subject (its exit codes, its
+environment, its standard input, the terminal it lacks), through `seam.cli.main` where the subject is what a command
+does and says."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.conftest import REPO, DaemonThread, intent_text, make_seam, seam_cli
+from tests.conftest import REPO, DaemonThread, intent_text, make_seam, seam_cli, seam_in_process
 
 
 def test_init_creates_the_folders_a_commented_config_and_the_bead_store(tmp_path):
     root = tmp_path / "desk"
-    result = seam_cli("init", str(root))
+    result = seam_in_process("init", str(root))
     assert result.returncode == 0, result.stderr
     for folder in (
         "intents/tmp",
@@ -72,7 +74,7 @@ def test_submit_exits_1_when_the_response_is_failed(live_seam, tmp_path):
 def test_submit_refuses_an_invalid_intent_before_writing_it(live_seam, tmp_path):
     intent = tmp_path / "bad.yaml"
     intent.write_text(intent_text("bad-1", "halt", "{reason: x, cancel_orders: NO}"))
-    result = seam_cli("submit", str(intent), "--seam", str(live_seam.root))
+    result = seam_in_process("submit", str(intent), "--seam", str(live_seam.root))
     assert result.returncode == 1
     assert "payload.cancel_orders" in result.stdout and "nothing was written" in result.stdout
     assert not list(live_seam.incoming.iterdir())
@@ -82,8 +84,8 @@ def test_submit_of_a_conflicting_intent_prints_the_conflict_not_the_first_answer
     first, second = tmp_path / "1.yaml", tmp_path / "2.yaml"
     first.write_text(intent_text("shared", "halt", "{reason: one}"))
     second.write_text(intent_text("shared", "halt", "{reason: two}"))
-    assert seam_cli("submit", str(first), "--seam", str(live_seam.root)).returncode == 0
-    result = seam_cli("submit", str(second), "--seam", str(live_seam.root))
+    assert seam_in_process("submit", str(first), "--seam", str(live_seam.root)).returncode == 0
+    result = seam_in_process("submit", str(second), "--seam", str(live_seam.root))
     assert result.returncode == 1
     assert "status: conflict" in result.stdout
 
@@ -101,12 +103,12 @@ def test_submit_without_a_daemon_times_out_with_exit_3_and_keeps_the_intent(tmp_
 def test_validate_exits_0_for_the_examples_and_1_with_every_error_for_a_bad_file(tmp_path):
     examples = sorted(str(p) for p in (REPO / "intents" / "examples").glob("*.yaml"))
     wednesday = {"SEAM_CLOCK_START": "2026-11-18T09:00:00Z"}  # READY signals are refused on weekends
-    good = seam_cli("validate", *examples, "--seam", str(tmp_path), env=wednesday)
+    good = seam_in_process("validate", *examples, "--seam", str(tmp_path), env=wednesday)
     assert good.returncode == 0, good.stdout
     assert good.stdout.count("VALID") == len(examples) >= 13
     bad = tmp_path / "bad.yaml"
     bad.write_text("seam: 1\nid: ../x\nkind: halt\npayload: {cancel_orders: NO}\n")
-    result = seam_cli("validate", str(bad), "--seam", str(tmp_path))
+    result = seam_in_process("validate", str(bad), "--seam", str(tmp_path))
     assert result.returncode == 1
     assert "id:" in result.stdout and "payload.reason: is required" in result.stdout
     assert "payload.cancel_orders" in result.stdout
@@ -127,7 +129,7 @@ def test_status_reports_the_halt_flag_after_a_halt(tmp_path):
     paths = make_seam(tmp_path / "halted")
     (paths.incoming / "h.yaml").write_text(intent_text("h", "halt", "{reason: news spike}"))
     assert seam_cli("watch", "--once", "--seam", str(paths.root)).returncode == 0
-    result = seam_cli("status", "--seam", str(paths.root), "--json")
+    result = seam_in_process("status", "--seam", str(paths.root), "--json")
     assert result.returncode == 0
     assert "ON since" in result.stdout and "news spike" in result.stdout
 
@@ -140,7 +142,7 @@ def test_resume_refuses_without_an_interactive_terminal(tmp_path):
 
 
 def test_help_lists_every_command():
-    result = seam_cli("--help")
+    result = seam_in_process("--help")
     assert result.returncode == 0
     for command in ("init", "watch", "submit", "status", "validate", "schema", "beads", "config", "resume", "demo"):
         assert command in result.stdout

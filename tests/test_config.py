@@ -20,7 +20,7 @@ from seam.config import (
 )
 from seam.errors import ConfigError
 from seam.paths import SeamPaths
-from tests.conftest import make_seam, seam_cli
+from tests.conftest import make_seam, seam_cli, seam_in_process
 
 SECRET = "7731:AAF-do-not-print-me"
 BROKER_KEYS = ", ".join(sorted(BrokerSettings.model_fields))
@@ -204,7 +204,12 @@ def test_invalid_configuration_stops_watch_with_one_message_naming_the_key(
 ) -> None:
     seam.config_file.write_text(seam_yaml)
 
-    result = seam_cli("watch", "--seam", str(seam.root), env=env, timeout=30)
+    # The case with a secret starts `seam watch` as a child process: its exit code, and every line the process
+    # writes (a library's too) kept free of the secret. The others run the same command through seam.cli.main.
+    if key == "telegram_token":
+        result = seam_cli("watch", "--seam", str(seam.root), env=env, timeout=30)
+    else:
+        result = seam_in_process("watch", "--seam", str(seam.root), env=env)
 
     assert result.returncode == 2
     assert result.stdout == ""

@@ -66,28 +66,42 @@ def test_the_archive_holds_the_manifest_and_the_launcher_at_its_root(tmp_path: P
     assert build_bundle(tmp_path / "again.mcpb", paths).read_bytes() == archive.read_bytes()  # reproducible
 
 
-def _mcpb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _mcpb_command(cwd: Path) -> str:
+    """The pinned mcpb CLI's own command, as npx installs it: npx is asked once where it is (each npx run spends
+    about a second of CPU resolving the package before the CLI starts), and the CLI then runs as itself."""
     npx = shutil.which("npx")
     if npx is None:
         pytest.skip("npx is not installed (Node.js): the official mcpb CLI cannot run here")
-    return subprocess.run(
-        [npx, "--yes", MCPB, *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    found = subprocess.run(
+        [npx, "--yes", "--package", MCPB, "--call", "command -v mcpb"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
+    assert found.returncode == 0 and found.stdout.strip(), found.stdout + found.stderr
+    return found.stdout.strip()
+
+
+def _mcpb(command: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([command, *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
 
 
 @pytest.mark.slow
 def test_the_official_mcpb_cli_validates_packs_and_unpacks_the_bundle(tmp_path: Path) -> None:
     paths = make_seam(tmp_path / "seam")
     folder = write_bundle_dir(tmp_path / "dir", paths.root)
-    validated = _mcpb("validate", str(folder / "manifest.json"), cwd=tmp_path)
+    mcpb = _mcpb_command(cwd=tmp_path)
+    validated = _mcpb(mcpb, "validate", str(folder / "manifest.json"), cwd=tmp_path)
     assert validated.returncode == 0 and "passes" in validated.stdout, validated.stdout + validated.stderr
-    packed = _mcpb("pack", str(folder), str(tmp_path / "packed.mcpb"), cwd=tmp_path)
+    packed = _mcpb(mcpb, "pack", str(folder), str(tmp_path / "packed.mcpb"), cwd=tmp_path)
     assert packed.returncode == 0 and (tmp_path / "packed.mcpb").is_file(), packed.stdout + packed.stderr
     ours = build_bundle(tmp_path / "seam.mcpb", paths)
-    unpacked = _mcpb("unpack", str(ours), str(tmp_path / "unpacked"), cwd=tmp_path)
+    unpacked = _mcpb(mcpb, "unpack", str(ours), str(tmp_path / "unpacked"), cwd=tmp_path)
     assert unpacked.returncode == 0, unpacked.stdout + unpacked.stderr
     assert (tmp_path / "unpacked" / ENTRY_POINT).read_text() == LAUNCHER
-    revalidated = _mcpb("validate", str(tmp_path / "unpacked" / "manifest.json"), cwd=tmp_path)
+    revalidated = _mcpb(mcpb, "validate", str(tmp_path / "unpacked" / "manifest.json"), cwd=tmp_path)
     assert revalidated.returncode == 0, revalidated.stdout + revalidated.stderr
 
 
