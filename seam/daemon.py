@@ -330,13 +330,8 @@ class Daemon:
         attempt = self._attempt_for(job)
         backlog = False
         if lane == "normal":
-            # An ordinary intent's steps run here, on the loop, with no hop to a thread and back; a research
-            # handler's seconds of work still go to the lane's threads (`_advance`). Measured on 2 cores, a burst
-            # of 3,000 `status` intents: 268/s with the steps on 3 threads, 430-460/s on the loop, 650-660/s on the
-            # loop taking turns with the intake (`turn`), at a quarter of the CPU per intent: the hops and the
-            # threads' contention for the GIL cost far more than overlapping one intent's disk waits with another's
-            # work saved. A halt never waits for this: it has a thread of its own (HaltLane), and no ordinary
-            # intent starts while one is in flight.
+            # Its steps run here, on the loop, with no hop to a thread and back (the module's docstring says why;
+            # docs/benchmarks.md, fifth pass, has the figures); a research handler's work still goes to the threads.
             backlog = not self.intake.alone(job)
             lane = "direct"
             if backlog:
@@ -346,7 +341,7 @@ class Daemon:
         except Exception as exc:
             if not is_storage_fault(exc):
                 raise
-            self._wait_out(attempt, "normal" if lane == "direct" else lane, exc)
+            self._wait_out(attempt, lane, exc)
         else:
             self._after(job, attempt, finished)
         if backlog:

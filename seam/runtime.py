@@ -65,7 +65,8 @@ ALERT_FLUSH_SECONDS = 5.0  # held alerts go out this often: alerts raised within
 
 
 class HaltGate:
-    """While a halt is in flight, the normal lane's blocking steps wait to start (at most HOLD_SECONDS): each would
+    """While a halt is in flight, the normal lane's threaded steps (a research handler's, the heartbeat's; ordinary
+    intents do not start at all meanwhile) wait to start (at most HOLD_SECONDS): each would
     compete with the halt lane's thread for the GIL and the store's write lock. Held from the moment a halt is
     claimed, released when its response is written. A step already running finishes."""
 
