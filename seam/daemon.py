@@ -10,6 +10,11 @@ runs in the normal lane's threads, the intake's checks in its own thread, and a 
 the halt lane's thread, so a flood of ordinary intents cannot delay a halt. Handlers are coroutines on this
 one event loop and run under their kind's time limit.
 
+Behind a backlog a worker takes up to `GROUP_MAX` ready intents in one turn. Those whose answers reserve
+nothing (a run, a rejection, a conflict) are committed in one transaction (`Pipeline.finish_together`); the
+rest finish one by one. Before each intent of a group the worker waits while a halt is in flight, so a halt
+waits for at most one intent's steps, not a whole group.
+
 A step that meets a full or failing disk (claim, read and decide, commit, response, filing) is not the
 intent's fault and is never answered as one: the job keeps what it has done (`_Attempt`) and goes back on
 its lane after a delay (the scheduler's `retry_later`), until it is answered exactly once.
@@ -52,6 +57,7 @@ logger = logging.getLogger(__name__)
 
 DEFER_SECONDS = 0.05  # wait before asking again about an id another live daemon is handling
 BUSY_SWITCH_SECONDS = 0.001
+GROUP_MAX = 8  # ordinary intents of a backlog taken in one turn, their answers committed together
 _PROCESS_SWITCH_SECONDS = sys.getswitchinterval()  # the process's own, before any daemon changed it
 _WARM_UP_HALT = b'seam: 1\nid: halt-lane-warm-up\nkind: halt\npayload: {reason: "warm-up"}\n'
 
@@ -295,14 +301,69 @@ class Daemon:
     async def _worker(self, next_job: Callable[[], Awaitable[Job]], lane: str) -> None:
         while True:
             job = await next_job()
+            if lane == "normal" and not self.intake.alone(job):
+                await self._process_group(job)
+                continue
             try:
-                await self._process(job, lane)
+                # an ordinary intent's steps run here, on the loop, with no hop to a thread and back (the module's
+                # docstring says why; docs/benchmarks.md, fifth pass, has the figures)
+                await self._process(job, "direct" if lane == "normal" else lane)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the one broad except: one intent never stops the daemon
                 logger.exception("could not finish %s; it stays in processing/ and is retried at restart", job)
             finally:
                 self.intake.done(lane, job)
+
+    async def _process_group(self, first: Job) -> None:
+        """Ordinary intents of a backlog, in one turn between the intake's steps (finding a halt among the files goes
+        in between two turns). Each is claimed, prepared and handled in order; the answers that reserved nothing
+        (read-only kinds, rejections) commit together, in one transaction and one WAL fsync, then get their
+        responses. Whatever happens to one intent happens to it alone, but a full or failing disk at the shared
+        commit, which leaves each of them to be retried."""
+        together: list[tuple[Job, _Attempt, Prepared]] = []
+        jobs = [first]
+        try:
+            await self.intake.turn()
+            jobs += self.intake.more_normal(GROUP_MAX - 1)
+            for job in jobs:
+                await self.intake.no_halt_in_flight()  # a halt found meanwhile goes first, as at the lane's queue
+                attempt = self._attempt_for(job)
+                try:
+                    prepared, lane = await self._ready_to_finish(attempt, "direct")
+                    if prepared is not None and lane == "direct" and self.pipeline.batchable(prepared):
+                        together.append((job, attempt, prepared))
+                        continue
+                    finished = (
+                        await self.runtime.lanes.run(lane, self.pipeline.finish, prepared, attempt.outcome)
+                        if prepared is not None
+                        else None
+                    )
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self._failed(job, attempt, "direct", exc)
+                else:
+                    self._after(job, attempt, finished)
+            if together:
+                results = self.pipeline.finish_together([(p, a.outcome) for _, a, p in together])
+                for (job, attempt, _), result in zip(together, results, strict=True):
+                    if isinstance(result, Exception):
+                        self._failed(job, attempt, "direct", result)
+                    else:
+                        self._after(job, attempt, result)
+        finally:
+            for job in jobs:
+                self.intake.done("normal", job)
+        await asyncio.sleep(0)  # a turn of the loop between groups: its timers and transports are served
+
+    def _failed(self, job: Job, attempt: _Attempt, lane: str, exc: Exception) -> None:
+        """One intent's steps raised: a full or failing disk is waited out; anything else is a defect, logged, and
+        the intent stays where it is for the restart."""
+        if is_storage_fault(exc):
+            self._wait_out(attempt, lane, exc)
+        else:
+            logger.error("could not finish %s; it stays in processing/ and is retried at restart", job, exc_info=exc)
 
     def _halt_done(self, attempt: _Attempt, finished: Finished | None, fault: BaseException | None) -> None:
         """On the loop: a job of the halt lane has ended (answered, given up on, or waiting out a fault)."""
@@ -328,14 +389,6 @@ class Daemon:
 
     async def _process(self, job: Job, lane: str) -> None:
         attempt = self._attempt_for(job)
-        backlog = False
-        if lane == "normal":
-            # Its steps run here, on the loop, with no hop to a thread and back (the module's docstring says why;
-            # docs/benchmarks.md, fifth pass, has the figures); a research handler's work still goes to the threads.
-            backlog = not self.intake.alone(job)
-            lane = "direct"
-            if backlog:
-                await self.intake.turn()  # the intake's steps (finding a halt among the files) go in between
         try:
             finished = await self._advance(attempt, lane)
         except Exception as exc:
@@ -344,8 +397,6 @@ class Daemon:
             self._wait_out(attempt, lane, exc)
         else:
             self._after(job, attempt, finished)
-        if backlog:
-            await asyncio.sleep(0)  # a turn of the loop between intents: its timers and transports are served
 
     def _attempt_for(self, job: Job) -> _Attempt:
         claimed, name = job
@@ -380,10 +431,18 @@ class Daemon:
 
     async def _advance(self, attempt: _Attempt, lane: str) -> Finished | None:
         """The steps not done yet: claim and prepare, handle, finish (commit, respond, file)."""
+        prepared, lane = await self._ready_to_finish(attempt, lane)
+        if prepared is None:
+            return None
+        return await self.runtime.lanes.run(lane, self.pipeline.finish, prepared, attempt.outcome)
+
+    async def _ready_to_finish(self, attempt: _Attempt, lane: str) -> tuple[Prepared | None, str]:
+        """The steps before the finish not done yet (claim and prepare, handle): the intent then to finish (None: not
+        answered here: lost to another daemon's claim, or handed back) and the lane its finish runs on."""
         if attempt.prepared is None:
             attempt.prepared = await self.runtime.lanes.run(lane, self._claim_and_prepare, attempt)
             if attempt.prepared is None:
-                return None
+                return None, lane
         while attempt.prepared.decision is Decision.DEFER:  # another live daemon is running this very intent
             await asyncio.sleep(DEFER_SECONDS)
             assert attempt.claimed is not None
@@ -393,14 +452,14 @@ class Daemon:
         prepared = attempt.prepared
         if prepared.decision is Decision.HAND_BACK:
             await self._hand_back(prepared, lane)
-            return None
+            return None, lane
         if prepared.decision is Decision.RUN and not attempt.handled:
             assert prepared.intent is not None
             if lane == "direct" and not self.registry.answered_inline(prepared.intent.kind):
                 lane = "normal"  # research: its seconds of work stay off the loop
             attempt.outcome = await self.pipeline.handle(prepared, self.runtime.lanes.pool(lane))
             attempt.handled = True
-        return await self.runtime.lanes.run(lane, self.pipeline.finish, prepared, attempt.outcome)
+        return prepared, lane
 
     async def _hand_back(self, prepared: Prepared, lane: str) -> None:
         """A kind that needs the broker, claimed while another daemon owns it: back into incoming/ for that

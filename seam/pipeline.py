@@ -135,6 +135,19 @@ class Delivered:
     written: bool = True  # False: a read-only intent, written only once answered, as its archive
 
 
+@dataclass(frozen=True)
+class _Draft:
+    """An answer made ready outside the write transaction (see `Pipeline._draft`)."""
+
+    status: Status
+    body: str
+    now: datetime
+    bead_payload: dict[str, Any]
+
+
+_ANSWERED_TOGETHER = frozenset({Decision.RUN, Decision.REJECT, Decision.CONFLICT})
+
+
 class Pipeline:
     def __init__(self, runtime: Runtime, claimant: Claimant) -> None:
         self.runtime = runtime
@@ -373,11 +386,62 @@ class Pipeline:
         finished = self._finish_answer(p, outcome)
         return finished if finished is not None else self._serve_again(p)
 
+    def finish_together(self, items: list[tuple[Prepared, Outcome | None]]) -> list[Finished | Exception]:
+        """`finish` for several intents of a backlog, their terminal beads and ledger rows in one transaction (one
+        commit, one WAL fsync), then each response and filing. Each item's result, or the exception that stopped it:
+        a full or failing disk at the commit stops them all (none is answered; each is retried), one at a response
+        stops that one only. A defect inside the shared transaction rolls it back and each is finished alone, so it
+        stays with its own intent. Only for answers that reserved nothing (`batchable`)."""
+        drafts = [self._draft(p, outcome) for p, outcome in items]
+        answers: list[Answer | None]
+        try:
+            with self._transaction() as tx:
+                answers = [self._record(tx, p, draft) for (p, _), draft in zip(items, drafts, strict=True)]
+        except Exception as exc:
+            if is_storage_fault(exc):
+                return [exc for _ in items]
+            logger.exception("answering %d intents together failed; each is answered alone", len(items))
+            return [self._finish_alone(p, outcome) for p, outcome in items]
+        results: list[Finished | Exception] = []
+        for (p, _), answer in zip(items, answers, strict=True):
+            p.answer = answer
+            try:
+                if answer is None:
+                    results.append(self._serve_again(p))
+                else:
+                    failpoint("after_commit")
+                    results.append(self._complete(p))
+            except Exception as exc:  # its own fault or defect: the others' answers stand
+                results.append(exc)
+        return results
+
+    def _finish_alone(self, p: Prepared, outcome: Outcome | None) -> Finished | Exception:
+        try:
+            return self.finish(p, outcome)
+        except Exception as exc:
+            return exc
+
+    @staticmethod
+    def batchable(p: Prepared) -> bool:
+        """Whether `p` is left with only its answer to commit, one that reserved nothing: a read-only kind, a
+        rejection or a conflict, which `finish_together` may commit with others."""
+        return p.answer is None and not p.reserved and p.decision in _ANSWERED_TOGETHER
+
     def _finish_answer(self, p: Prepared, outcome: Outcome | None) -> Finished | None:
+        draft = self._draft(p, outcome)
+        with self._transaction() as tx:
+            answer = self._record(tx, p, draft)
+        if answer is None:
+            return None
+        p.answer = answer
+        failpoint("after_commit")
+        return self._complete(p)
+
+    def _draft(self, p: Prepared, outcome: Outcome | None) -> _Draft:
+        """Everything of an answer that can be made outside the write transaction: the transaction holds the
+        store's one write lock, so only the bead, the ledger row and the commit happen inside it."""
         if outcome is None:
             outcome = self._outcome_without_handler(p)
-        # Everything that can be prepared outside the write transaction is: the transaction holds the
-        # store's one write lock, so only the bead, the ledger row and the commit happen inside it.
         now = self.clock.now()
         refusal: list[str] = []
         try:
@@ -387,10 +451,9 @@ class Pipeline:
             refusal = [str(refused)]
             outcome = word_refused_outcome(refused, outcome.template)
             body = self._body(p, outcome, now)
-        status = outcome.status
         bead_payload = {
             "event": "answered",
-            "status": str(status),
+            "status": str(outcome.status),
             "kind": p.kind,
             "intent_sha256": p.intent_sha256,
             "response": "",
@@ -398,56 +461,52 @@ class Pipeline:
             "ms": 0.0,
             "problems": [str(x) for x in p.error.problems] if p.error else refusal,
         }
+        return _Draft(outcome.status, body, now, bead_payload)
+
+    def _record(self, tx: sqlite3.Connection, p: Prepared, draft: _Draft) -> Answer | None:
+        """Inside the write transaction: the terminal bead and the ledger row of `p`'s answer; None when an identical
+        intent was answered meanwhile (then `p` is served that answer)."""
+        row = self.store.ledger.get(p.key, tx)
+        if (
+            p.decision is Decision.RUN
+            and not p.reserved
+            and row is not None
+            and row.intent_sha256 == p.intent_sha256
+            and row.response is not None
+        ):
+            p.row, p.decision = row, Decision.ALREADY
+            return None
+        status, now = draft.status, draft.now
+        owned = self._owns_name(p, row)
+        name = f"{p.key}.md" if owned else f"{p.key}.{p.intent_sha256[:8]}.md"
+        ms = (time.perf_counter() - p.started) * 1000
+        bead_payload = {**draft.bead_payload, "response": name, "ms": round(ms, 2)}
         session_id = p.intent.envelope.session_id if p.intent else None
-        with self._transaction() as tx:
-            row = self.store.ledger.get(p.key, tx)
-            if (
-                p.decision is Decision.RUN
-                and not p.reserved
-                and row is not None
-                and row.intent_sha256 == p.intent_sha256
-                and row.response is not None
-            ):
-                p.row, p.decision = row, Decision.ALREADY  # an identical intent was answered meanwhile
-                return None
-            owned = self._owns_name(p, row)
-            name = f"{p.key}.md" if owned else f"{p.key}.{p.intent_sha256[:8]}.md"
-            ms = (time.perf_counter() - p.started) * 1000
-            bead_payload["response"], bead_payload["ms"] = name, round(ms, 2)
-            bead = self.store.append(
-                "INTENT", bead_payload, intent_id=p.key if p.key_is_id else None, session_id=session_id, conn=tx
+        bead = self.store.append(
+            "INTENT", bead_payload, intent_id=p.key if p.key_is_id else None, session_id=session_id, conn=tx
+        )
+        front = response_front(
+            intent_id=p.key, kind=p.kind, status=status, intent_sha256=p.intent_sha256, bead=bead.seq, at=now
+        )
+        text = render_response(
+            intent_id=p.key,
+            kind=p.kind,
+            status=status,
+            intent_sha256=p.intent_sha256,
+            bead=bead.seq,
+            at=now,
+            body=draft.body,
+        )
+        # A file without a readable id is answered under its stem: its row lets a restart see the answer.
+        if owned:
+            self.store.ledger.put(
+                tx,
+                LedgerRow(
+                    p.key, p.intent_sha256, p.kind, _ledger_status(status), self.claimant.owner, name, text, bead.seq
+                ),
             )
-            front = response_front(
-                intent_id=p.key, kind=p.kind, status=status, intent_sha256=p.intent_sha256, bead=bead.seq, at=now
-            )
-            text = render_response(
-                intent_id=p.key,
-                kind=p.kind,
-                status=status,
-                intent_sha256=p.intent_sha256,
-                bead=bead.seq,
-                at=now,
-                body=body,
-            )
-            # A file without a readable id is answered under its stem: its row lets a restart see the answer.
-            if owned:
-                self.store.ledger.put(
-                    tx,
-                    LedgerRow(
-                        p.key,
-                        p.intent_sha256,
-                        p.kind,
-                        _ledger_status(status),
-                        self.claimant.owner,
-                        name,
-                        text,
-                        bead.seq,
-                    ),
-                )
-            failpoint("answer_commit")
-        p.answer = Answer(status, name, text, bead.seq, ms, front=front)
-        failpoint("after_commit")
-        return self._complete(p)
+        failpoint("answer_commit")
+        return Answer(status, name, text, bead.seq, ms, front=front)
 
     def _body(self, p: Prepared, outcome: Outcome, now: datetime) -> str:
         """The outcome's markdown body; the intent's id and payload text are the agent's own (echoed, unguarded)."""

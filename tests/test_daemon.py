@@ -6,16 +6,21 @@ import asyncio
 import os
 import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 
+from seam.cli import main as cli_main
+from seam.daemon import GROUP_MAX
 from seam.handlers import unavailable
 from seam.intent import Kind
 from seam.paths import SeamPaths
+from seam.pipeline import Pipeline
 from seam.respond import Outcome, Status
 from seam.route import default_registry
+from seam.store import Store
 from tests.conftest import DaemonProcess, DaemonThread, drop, intent_text, make_seam, wait_for, wait_response
 
 
@@ -214,6 +219,68 @@ def test_a_halt_waiting_at_start_up_goes_ahead_of_the_backlog(seam_paths):
         wait_for(lambda: len(answered_beads(seam_paths)) == 151, what="all answered")
     order = [intent_id for _, intent_id, _ in answered_beads(seam_paths)]
     assert order.index("halt-at-start") < 15
+
+
+def _answers_per_commit(monkeypatch):
+    """Wrap Store.transaction: how many answered beads each committed transaction appended."""
+    real = Store.transaction
+    counts: list[int] = []
+
+    @contextmanager
+    def counted(self):
+        with real(self) as tx:
+            before = tx.execute("SELECT COALESCE(MAX(seq), 0) FROM beads").fetchone()[0]
+            yield tx
+            answered = tx.execute(
+                "SELECT COUNT(*) FROM beads WHERE seq > ? AND json_extract(payload, '$.event') = 'answered'", (before,)
+            ).fetchone()[0]
+        if answered:
+            counts.append(answered)
+
+    monkeypatch.setattr(Store, "transaction", counted)
+    return counts
+
+
+def test_a_backlog_of_answers_that_reserve_nothing_commits_them_in_groups(seam_paths, monkeypatch):
+    counts = _answers_per_commit(monkeypatch)
+    for i in range(60):
+        drop(seam_paths, f"g-{i}.yaml", intent_text(f"g-{i}"))
+    for i in range(5):
+        drop(seam_paths, f"r-{i}.yaml", intent_text(f"r-{i}", "nonsense"))
+    with DaemonThread(seam_paths):
+        wait_for(lambda: len(answered_beads(seam_paths)) == 65, what="all answered")
+        wait_for(lambda: len(list(seam_paths.processed.iterdir())) == 60, what="all filed")
+    answered = [intent_id for _, intent_id, _ in answered_beads(seam_paths)]
+    assert sorted(answered) == sorted([f"g-{i}" for i in range(60)] + [f"r-{i}" for i in range(5)])
+    for i in range(60):
+        front = wait_response(seam_paths, f"g-{i}", timeout=1)
+        assert front["status"] == "ok" and front["bead"] == answered_beads(seam_paths, f"g-{i}")[0][0]
+    assert all(wait_response(seam_paths, f"r-{i}", timeout=1)["status"] == "rejected" for i in range(5))
+    assert sum(counts) == 65
+    assert max(counts) > 1 and len(counts) < 65, counts  # some answers shared one commit
+    assert max(counts) <= GROUP_MAX
+    assert cli_main(["beads", "verify", "--seam", str(seam_paths.root)]) == 0  # the chain holds across the groups
+
+
+def test_a_defect_answering_one_intent_of_a_group_stays_with_that_intent(seam_paths, monkeypatch, caplog):
+    real = Pipeline._record
+
+    def broken_for_one(self, tx, p, draft):
+        if p.key == "g-7":
+            raise RuntimeError("a defect answering g-7")
+        return real(self, tx, p, draft)
+
+    monkeypatch.setattr(Pipeline, "_record", broken_for_one)
+    for i in range(30):
+        drop(seam_paths, f"g-{i}.yaml", intent_text(f"g-{i}"))
+    with DaemonThread(seam_paths):
+        wait_for(lambda: len(answered_beads(seam_paths)) == 29, what="the others answered")
+        wait_for(lambda: len(list(seam_paths.processed.iterdir())) == 29, what="the others filed")
+    assert "g-7" not in [intent_id for _, intent_id, _ in answered_beads(seam_paths)]
+    assert not (seam_paths.responses / "g-7.md").exists()
+    left = [p.name for p in seam_paths.processing.rglob("*.yaml")]
+    assert len(left) == 1 and left[0].endswith("g-7.yaml"), left  # kept for the restart, not lost
+    assert any("a defect answering g-7" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
 
 
 def test_a_handler_that_runs_past_its_time_limit_fails_and_says_so(seam_paths):

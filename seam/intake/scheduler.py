@@ -632,6 +632,24 @@ class IntakeScheduler:
         self._queued.discard(item)
         return None, item
 
+    def more_normal(self, most: int) -> list[Job]:
+        """Up to `most` more well-formed-looking jobs waiting on the normal lane, taken now without waiting (none while
+        a halt is in flight): the rest of a group whose answers commit together (seam/daemon.py)."""
+        if not self._no_priority_work.is_set():
+            return []
+        jobs: list[Job] = []
+        for item in self._normal.take_good(most):
+            if os.sep in item:
+                jobs.append((Path(item), ""))
+            else:
+                self._queued.discard(item)
+                jobs.append((None, item))
+        return jobs
+
+    async def no_halt_in_flight(self) -> None:
+        """Return once no job of the priority lane is in flight (at once when none is)."""
+        await self._no_priority_work.wait()
+
     async def next_priority(self) -> Job:
         return await self._priority.get()
 
@@ -702,6 +720,15 @@ class _NormalQueue:
                 return item
             self._changed.clear()
             await self._changed.wait()
+
+    def take_good(self, most: int) -> list[str]:
+        """Up to `most` waiting items that look well formed, marked as being handled; no wait."""
+        taken: list[str] = []
+        while self._good and len(taken) < most:
+            item = self._good.popleft()
+            self._running_good.add(item)
+            taken.append(item)
+        return taken
 
     def finished(self, job: Job) -> None:
         claimed, name = job

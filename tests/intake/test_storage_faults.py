@@ -174,6 +174,42 @@ def test_a_bead_commit_that_fails_on_a_full_disk_is_retried_until_answered_once(
     assert len(retries) == 3 and all("database or disk is full" in m for m in retries), retries
 
 
+def test_a_full_disk_at_a_groups_shared_commit_leaves_each_of_its_intents_answered_once(
+    paths: SeamPaths, quick_retries: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = Store.transaction
+    failed: list[int] = []
+
+    @contextmanager
+    def full_at_a_shared_commit(self: Store) -> Iterator[sqlite3.Connection]:
+        with real(self) as tx:
+            before = tx.execute("SELECT COALESCE(MAX(seq), 0) FROM beads").fetchone()[0]
+            yield tx
+            answers = tx.execute(
+                "SELECT COUNT(*) FROM beads WHERE seq > ? AND json_extract(payload, '$.event') = 'answered'", (before,)
+            ).fetchone()[0]
+            if not failed and answers > 1:  # the first commit that holds several answers: rolled back
+                failed.append(answers)
+                raise _disk_full()
+
+    monkeypatch.setattr(Store, "transaction", full_at_a_shared_commit)
+    caplog.set_level(logging.WARNING)
+    for i in range(40):
+        drop(paths, f"s-{i}.yaml", intent_text(f"s-{i}"))
+    with DaemonThread(paths):
+        for i in range(40):
+            wait_response(paths, f"s-{i}", timeout=10)
+        wait_for(
+            lambda: len(list(paths.processed.iterdir())) == 40 and _nothing_left_in_processing(paths), what="filed"
+        )
+    assert failed, "no commit held several answers"
+    assert all(_events(paths, f"s-{i}", "answered") == 1 for i in range(40))
+    retries = [r.getMessage() for r in caplog.records if RETRY_LINE in r.getMessage()]
+    # each intent of the group waited the fault out on its own, saying so once, with no traceback
+    assert len(retries) == failed[0] and all("committing its answer" in m for m in retries), retries
+    assert not [r for r in caplog.records if r.exc_info is not None]
+
+
 def test_a_claim_rename_that_fails_is_retried_on_a_timer_not_at_the_rescan(
     paths: SeamPaths, quick_retries: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
