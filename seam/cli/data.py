@@ -9,7 +9,7 @@ from rich.markup import escape
 from seam.cli.common import EXIT_OK, EXIT_USAGE, Subparsers, err, load, out, require_seam, seam_paths
 from seam.intent import Pair
 from seam.research import DataFolder, data_folder
-from seam.research.generate import MODES, TIMEFRAMES, Spec, generate, write_dataset
+from seam.research.modes import MODES, TIMEFRAMES  # numpy loads only when bars are generated
 
 __all__ = ["add_data", "cmd_data_generate", "cmd_data_list"]
 
@@ -41,6 +41,8 @@ def _folder(args: argparse.Namespace) -> DataFolder:
 
 
 def cmd_data_generate(args: argparse.Namespace) -> int:
+    from seam.research.generate import Spec, generate, write_dataset
+
     if not 1 <= args.bars <= MAX_BARS or args.seed < 0:
         err.print(f"seam: --bars must be 1..{MAX_BARS:,} and --seed 0 or more")
         return EXIT_USAGE

@@ -27,12 +27,10 @@ import numpy.typing as npt
 
 from seam.paths import write_atomic
 from seam.research.datasets import file_sha256, sidecar_path
+from seam.research.modes import MODES, TIMEFRAMES, Mode
 
 __all__ = ["MODES", "TIMEFRAMES", "GeneratedBars", "Spec", "generate", "write_dataset"]
 
-Mode = Literal["calm", "volatile", "spike"]
-MODES: tuple[Mode, ...] = ("calm", "volatile", "spike")
-TIMEFRAMES = {"1min": 1, "5min": 5, "15min": 15, "30min": 30, "1h": 60}
 BASE_PRICE = {
     "EURUSD": 1.0850,
     "GBPUSD": 1.2650,
