@@ -157,6 +157,19 @@ class DaemonThread:
         self.stop()
 
 
+def last_bead_seq(tx: Any) -> int:
+    """The newest bead's sequence number in this transaction (0 for an empty chain)."""
+    return int(tx.execute("SELECT COALESCE(MAX(seq), 0) FROM beads").fetchone()[0])
+
+
+def answers_since(tx: Any, seq: int) -> int:
+    """How many `answered` beads this transaction holds after bead `seq`."""
+    row = tx.execute(
+        "SELECT COUNT(*) FROM beads WHERE seq > ? AND json_extract(payload, '$.event') = 'answered'", (seq,)
+    ).fetchone()
+    return int(row[0])
+
+
 @pytest.fixture
 def seam_paths(tmp_path: Path) -> SeamPaths:
     return make_seam(tmp_path / "seam", "intake:\n  rescan_seconds: 0.5\n")

@@ -21,7 +21,17 @@ from seam.pipeline import Pipeline
 from seam.respond import Outcome, Status
 from seam.route import default_registry
 from seam.store import Store
-from tests.conftest import DaemonProcess, DaemonThread, drop, intent_text, make_seam, wait_for, wait_response
+from tests.conftest import (
+    DaemonProcess,
+    DaemonThread,
+    answers_since,
+    drop,
+    intent_text,
+    last_bead_seq,
+    make_seam,
+    wait_for,
+    wait_response,
+)
 
 
 def answered_beads(paths: SeamPaths, intent_id: str | None = None) -> list[tuple[int, str | None, str]]:
@@ -229,11 +239,9 @@ def _answers_per_commit(monkeypatch):
     @contextmanager
     def counted(self):
         with real(self) as tx:
-            before = tx.execute("SELECT COALESCE(MAX(seq), 0) FROM beads").fetchone()[0]
+            before = last_bead_seq(tx)
             yield tx
-            answered = tx.execute(
-                "SELECT COUNT(*) FROM beads WHERE seq > ? AND json_extract(payload, '$.event') = 'answered'", (before,)
-            ).fetchone()[0]
+            answered = answers_since(tx, before)
         if answered:
             counts.append(answered)
 

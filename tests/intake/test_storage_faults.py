@@ -24,7 +24,17 @@ import seam.intake.scheduler as scheduler
 import seam.respond as respond
 from seam.paths import SeamPaths
 from seam.store import Store
-from tests.conftest import DaemonProcess, DaemonThread, drop, intent_text, make_seam, wait_for, wait_response
+from tests.conftest import (
+    DaemonProcess,
+    DaemonThread,
+    answers_since,
+    drop,
+    intent_text,
+    last_bead_seq,
+    make_seam,
+    wait_for,
+    wait_response,
+)
 
 # The rescan is a minute away: only the retry timer can bring a stranded intent back in these tests.
 NO_RESCAN = "intake:\n  rescan_seconds: 60\n"
@@ -183,11 +193,9 @@ def test_a_full_disk_at_a_groups_shared_commit_leaves_each_of_its_intents_answer
     @contextmanager
     def full_at_a_shared_commit(self: Store) -> Iterator[sqlite3.Connection]:
         with real(self) as tx:
-            before = tx.execute("SELECT COALESCE(MAX(seq), 0) FROM beads").fetchone()[0]
+            before = last_bead_seq(tx)
             yield tx
-            answers = tx.execute(
-                "SELECT COUNT(*) FROM beads WHERE seq > ? AND json_extract(payload, '$.event') = 'answered'", (before,)
-            ).fetchone()[0]
+            answers = answers_since(tx, before)
             if not failed and answers > 1:  # the first commit that holds several answers: rolled back
                 failed.append(answers)
                 raise _disk_full()
