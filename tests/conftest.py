@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import locale
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 # Keep the compiled bytecode (seam's modules, the assertion-rewritten test modules) even where the environment
 # says not to (PYTHONDONTWRITEBYTECODE=1, as on the machine these figures come from): without it every xdist worker
@@ -34,6 +36,7 @@ from seam.intent import Pair, ReadySignal  # noqa: E402
 from seam.paths import SeamPaths, write_atomic  # noqa: E402
 from seam.respond import read_front_matter  # noqa: E402
 from seam.route import Registry  # noqa: E402
+from tests.zygote import start_seam  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -184,17 +187,29 @@ def running(seam_paths: SeamPaths) -> Iterator[DaemonThread]:
 def seam_cli(
     *args: str, env: dict[str, str] | None = None, input_text: str | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m seam ...` as a user would, in a child process."""
+    """Run `python -m seam ...` as a user would, in a child process (forked by this worker's zygote when it can be:
+    tests/zygote.py). Its standard input is `input_text`, or empty."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "seam", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        input=input_text,
-        timeout=timeout,
-        cwd=REPO,
-    )
+    with tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        stdin.write((input_text or "").encode())
+        stdin.seek(0)
+        proc = start_seam(list(args), env=full_env, stdin=stdin, stdout=stdout, stderr=stderr)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
+        assert proc.returncode is not None
+        return subprocess.CompletedProcess(["seam", *args], proc.returncode, _text(stdout), _text(stderr))
+
+
+def _text(captured: IO[bytes]) -> str:
+    """What a child wrote, decoded as subprocess's `text=True` decodes it (the locale's encoding, universal
+    newlines)."""
+    captured.seek(0)
+    text = captured.read().decode(locale.getpreferredencoding(False))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def seam_in_process(
@@ -265,18 +280,17 @@ def run_on_a_terminal(args: list[str], answer: bytes, env: dict[str, str] | None
 
 
 class DaemonProcess:
-    """`seam watch` in a child process, for kill -9 and several-daemon tests."""
+    """`seam watch` in a child process, for kill -9 and several-daemon tests (forked by the zygote when it can be)."""
 
     def __init__(self, paths: SeamPaths, *extra: str, env: dict[str, str] | None = None) -> None:
         self.paths = paths
         self.log = paths.root / f"daemon-{os.urandom(3).hex()}.log"
         self._log_handle = self.log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "seam", "watch", "--seam", str(paths.root), *extra],
-            stdout=self._log_handle,
-            stderr=subprocess.STDOUT,
+        self.proc = start_seam(
+            ["watch", "--seam", str(paths.root), *extra],
             env={**os.environ, **(env or {})},
-            cwd=REPO,
+            stdout=self._log_handle,
+            stderr=self._log_handle,
         )
         wait_for(lambda: "watching" in self.log.read_text() or self.proc.poll() is not None, 20, what="daemon start")
         assert self.proc.poll() is None, self.log.read_text()
