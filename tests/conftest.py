@@ -189,11 +189,17 @@ def seam_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m seam ...` as a user would, in a child process (forked by this worker's zygote when it can be:
     tests/zygote.py). Its standard input is `input_text`, or empty."""
-    full_env = {**os.environ, **(env or {})}
+    return run_child(list(args), {**os.environ, **(env or {})}, input_text, timeout)
+
+
+def run_child(
+    args: list[str], env: dict[str, str], input_text: str | None, timeout: float, script: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m seam ARGS` (or `python SCRIPT ARGS`) in REPO with exactly `env`: its exit code and what it wrote."""
     with tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         stdin.write((input_text or "").encode())
         stdin.seek(0)
-        proc = start_seam(list(args), env=full_env, stdin=stdin, stdout=stdout, stderr=stderr)
+        proc = start_seam(args, env=env, stdin=stdin, stdout=stdout, stderr=stderr, script=script)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -201,7 +207,8 @@ def seam_cli(
             proc.wait()
             raise
         assert proc.returncode is not None
-        return subprocess.CompletedProcess(["seam", *args], proc.returncode, _text(stdout), _text(stderr))
+        name = ["seam"] if script is None else [str(script)]
+        return subprocess.CompletedProcess([*name, *args], proc.returncode, _text(stdout), _text(stderr))
 
 
 def _text(captured: IO[bytes]) -> str:
@@ -251,14 +258,7 @@ def run_on_a_terminal(args: list[str], answer: bytes, env: dict[str, str] | None
     import pty
 
     leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "seam", *args],
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-    )
+    proc = start_seam(args, env={**os.environ, **(env or {})}, stdin=follower, stdout=follower, stderr=follower)
     os.close(follower)
     output = b""
     deadline = time.monotonic() + 30

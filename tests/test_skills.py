@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 
 from seam.paths import SeamPaths
 from seam.yamlsafe import load_yaml
-from tests.conftest import REPO, DaemonThread
+from tests.conftest import REPO, DaemonThread, run_child
 
 SKILLS = REPO / "skills"
 CLAUDE_SKILLS = REPO / ".claude" / "skills"
@@ -58,14 +57,8 @@ def frontmatter(skill: Path) -> tuple[dict[str, object], str]:
 
 
 def run_script(script: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(script), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},  # leave no __pycache__ in the skill folders
-    )
+    # forked by the zygote when it can be (tests/zygote.py); no __pycache__ left in the skill folders
+    return run_child(list(args), {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}, None, timeout, script=script)
 
 
 def validator() -> str:

@@ -11,7 +11,9 @@ What a forked child does not reproduce, and so what stays on a real `exec` (`fre
 - the interpreter's own start-up (tests/cli/test_startup.py measures what a command imports);
 - an environment that changes how Python itself starts or what a library caches at import (PYTHON*, the locale,
   the time zone, the temporary folder);
-- a terminal (a pseudo-terminal's tests start their children themselves).
+- a terminal that must become the child's controlling terminal (that test starts its child itself); a
+  pseudo-terminal as the child's standard streams only (`run_on_a_terminal`) is served: the streams are made
+  again in the child, line-buffered where they are terminals, as the interpreter makes them.
 Set TESTS_NO_ZYGOTE=1 to run every child by exec, as before (not SEAM_*: seam refuses a SEAM_ setting it does not
 know).
 
@@ -47,7 +49,8 @@ _MESSAGE = 1 << 20  # the largest request (args and environment) a SOCK_SEQPACKE
 def _interpreter_env(env: Mapping[str, str]) -> dict[str, str]:
     """The variables that change how the interpreter itself starts or decodes its streams."""
     names = ("LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP")  # the locale, the time zone, tempfile's folder
-    return {k: v for k, v in env.items() if k.startswith(("PYTHON", "LC_")) or k in names}
+    applied = ("PYTHONDONTWRITEBYTECODE",)  # set again in the child (`_child`)
+    return {k: v for k, v in env.items() if (k.startswith(("PYTHON", "LC_")) and k not in applied) or k in names}
 
 
 # ---- the zygote ---------------------------------------------------------------------------------------------------
@@ -134,11 +137,21 @@ def _child(
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        sys.argv = [str(REPO / "seam" / "__main__.py"), *request["args"]]
+        sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
         _fresh_streams()
-        from seam.cli import main
+        script = request.get("script")
+        if script is None:
+            sys.argv = [str(REPO / "seam" / "__main__.py"), *request["args"]]
+            from seam.cli import main
 
-        code = _exit_code(main(request["args"]))
+            code = _exit_code(main(request["args"]))
+        else:  # `python SCRIPT ARGS`: the script's folder first on the path, as the interpreter puts it
+            import runpy
+
+            sys.argv = [script, *request["args"]]
+            sys.path[0] = os.path.dirname(os.path.abspath(script))
+            runpy.run_path(script, run_name="__main__")
+            code = 0
     except SystemExit as exit_:
         code = _exit_code(exit_.code)
     except KeyboardInterrupt:  # as Python does: the traceback, then death by SIGINT
@@ -256,13 +269,21 @@ class Zygote:
         """Whether a child with this environment starts the same forked as exec'd (see the module's docstring)."""
         return self._proc.poll() is None and _interpreter_env(env) == _interpreter_env(self._env)
 
-    def spawn(self, args: list[str], *, env: Mapping[str, str], cwd: Path, stdio: tuple[int, int, int]) -> ForkedSeam:
+    def spawn(
+        self,
+        args: list[str],
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        stdio: tuple[int, int, int],
+        script: Path | None = None,
+    ) -> ForkedSeam:
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         conn.connect(self.address)
-        request = json.dumps({"args": args, "env": dict(env), "cwd": str(cwd)}).encode()
-        socket.send_fds(conn, [request], list(stdio))
+        request = {"args": args, "env": dict(env), "cwd": str(cwd), "script": None if script is None else str(script)}
+        socket.send_fds(conn, [json.dumps(request).encode()], list(stdio))
         pid = int(json.loads(conn.recv(4096))["pid"])
-        return ForkedSeam(["seam", *args], pid, conn)
+        return ForkedSeam(["seam", *args] if script is None else [str(script), *args], pid, conn)
 
     def close(self) -> None:
         if self._proc.stdin is not None:
@@ -302,13 +323,15 @@ def start_seam(
     stdin: IO[Any] | int | None = None,
     stdout: IO[Any] | int | None = None,
     stderr: IO[Any] | int | None = None,
+    script: Path | None = None,
 ) -> ForkedSeam | subprocess.Popen[bytes]:
-    """`python -m seam <args>`: forked by the zygote when it can be, else exec'd. stdin/stdout/stderr: a file, an
-    fd, or None (/dev/null for stdin; the test worker's own streams otherwise, as Popen would)."""
+    """`python -m seam <args>`, or `python SCRIPT <args>` (a skill's script): forked by the zygote when it can be,
+    else exec'd. stdin/stdout/stderr: a file, an fd, or None (/dev/null for stdin; the test worker's own streams
+    otherwise, as Popen would)."""
     z = zygote()
     if z is None or not z.serves(env):
         return subprocess.Popen(
-            [sys.executable, "-m", "seam", *args],
+            [sys.executable, *(["-m", "seam"] if script is None else [str(script)]), *args],
             stdin=subprocess.DEVNULL if stdin is None else stdin,
             stdout=stdout,
             stderr=stderr,
@@ -320,7 +343,7 @@ def start_seam(
             (s if isinstance(s, int) else s.fileno()) if s is not None else default
             for s, default in ((stdin, devnull.fileno()), (stdout, 1), (stderr, 2))
         )
-        return z.spawn(args, env=env, cwd=cwd, stdio=fds)  # type: ignore[arg-type]
+        return z.spawn(args, env=env, cwd=cwd, stdio=fds, script=script)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
