@@ -4,15 +4,17 @@ folder, never seam.db) only in seam/research/bars.py."""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 SEAM = Path(__file__).resolve().parents[1] / "seam"
 
 
-def _modules() -> list[tuple[str, ast.Module]]:
-    return [
+@functools.cache  # parsed once for the tests of this module (the trees are only read)
+def _modules() -> tuple[tuple[str, ast.Module], ...]:
+    return tuple(
         (p.relative_to(SEAM.parent).as_posix(), ast.parse(p.read_text(encoding="utf-8"))) for p in SEAM.rglob("*.py")
-    ]
+    )
 
 
 def test_duckdb_is_imported_only_by_the_bars_module() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,11 @@ import pytest
 from seam.errors import ConfigError
 from seam.mcp.install import config_path, server_entry, write_entry
 from seam.paths import SeamPaths
-from tests.conftest import REPO, make_seam
+from tests.conftest import make_seam, run_child
 
 
 def run_seam(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "seam", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=30
-    )
+    return run_child(list(args), env, None, 30)
 
 
 def test_print_gives_a_valid_entry_with_absolute_paths_and_the_seam_root(tmp_path: Path) -> None:

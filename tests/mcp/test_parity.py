@@ -6,8 +6,6 @@ markdown under the front matter) must match once each intent's own id is written
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +19,8 @@ from seam.mcp.server import build_server
 from seam.paths import SeamPaths
 from seam.respond import split_response
 from seam.yamlsafe import dump_yaml
-from tests.conftest import REPO, DaemonThread, drop, make_seam, wait_for
-from tests.mcp.test_transports import WEDNESDAY, child_env
+from tests.conftest import DaemonThread, drop, make_seam, seam_cli, wait_for
+from tests.mcp.test_transports import WEDNESDAY
 
 pytestmark = pytest.mark.slow
 
@@ -73,14 +71,13 @@ def through_cli(root: Path) -> list[str]:
     paths = make_seam(root)
     with DaemonThread(paths, clock=FakeClock()):
         for name, kind, payload in OPERATIONS:
-            done = subprocess.run(
-                [sys.executable, "-m", "seam", "submit", "-", "--seam", str(paths.root)],
-                input=dump_yaml(intent("cli", name, kind, payload)),
-                env=child_env(SEAM_CLOCK_START=WEDNESDAY),
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-                timeout=60,
+            done = seam_cli(
+                "submit",
+                "-",
+                "--seam",
+                str(paths.root),
+                input_text=dump_yaml(intent("cli", name, kind, payload)),
+                env={"SEAM_CLOCK_START": WEDNESDAY},
             )
             assert (paths.responses / f"cli-{name}.md").exists(), done.stdout + done.stderr
     return [body(paths, f"cli-{name}") for name, _, _ in OPERATIONS]
