@@ -152,6 +152,11 @@ class IntakeScheduler:
         """The intake loop and its timers, until cancelled."""
         await asyncio.gather(self._intake_loop(), self._timers())
 
+    @property
+    def responses_checked(self) -> bool:
+        """Whether the start-up check of responses/ against the ledger (a task of its own) has finished."""
+        return self._restoring is None or self._restoring.done()
+
     def stop_watching(self) -> None:
         for observer in (self._observer, self._priority_observer):
             if observer is not None:

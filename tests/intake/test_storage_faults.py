@@ -112,7 +112,10 @@ def test_a_response_write_that_fails_is_retried_until_the_intent_is_answered_onc
     full = _Faults(respond.write_atomic, code, 3, lambda path, *_: path.name == "full-1.md")
     monkeypatch.setattr(respond, "write_atomic", full)
     caplog.set_level(logging.WARNING)
-    with DaemonThread(paths):
+    with DaemonThread(paths) as running:
+        # the start-up check of responses/ against the ledger runs beside the intake; met while the answer's file
+        # is missing it rewrites it too (meeting one of the faults, silently): wait for it, to count retries alone
+        wait_for(lambda: running.daemon.intake.responses_checked, what="the start-up check of responses/")
         drop(paths, "full.yaml", intent_text("full-1"))
         front = _answered_once_and_filed(paths, "full-1", paths.processed / "full.yaml")
     assert front["status"] == "ok"
@@ -120,7 +123,7 @@ def test_a_response_write_that_fails_is_retried_until_the_intent_is_answered_onc
     # what it wrote is the ledger's answer, and each retry is one line (no hot loop, no traceback)
     assert (paths.responses / "full-1.md").read_text(encoding="utf-8") == _ledger_text(paths, "full-1")
     retries = [r for r in caplog.records if RETRY_LINE in r.getMessage()]
-    assert len(retries) == 3, [r.getMessage() for r in retries]
+    assert len(retries) == 3, [(r.threadName, r.getMessage()) for r in caplog.records]
     assert all("writing its response" in r.getMessage() and r.exc_info is None for r in retries)
     assert os.strerror(code) in retries[0].getMessage()
     assert not [r for r in caplog.records if r.exc_info is not None]
