@@ -111,7 +111,7 @@ class IntakeScheduler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._observer: Watch | None = None
         self._hints: asyncio.Queue[str | None] = asyncio.Queue()
-        self._normal = _NormalQueue()
+        self._normal = _NormalQueue(looking=lambda: self._looking > 0)
         self._priority: asyncio.Queue[Job] = asyncio.Queue()
         self._queued: set[str] = set()
         self._writing: set[str] = set()
@@ -498,6 +498,8 @@ class IntakeScheduler:
         finally:
             self._looking -= 1
             self._stepped()
+            if not self._looking:
+                self._normal.wake()
 
     async def _consider_now(self, names: list[str], *, rescan: bool = False) -> None:
         """Queue (or, for the priority lane, claim) the complete files among `names`. A name whose claim
@@ -700,9 +702,12 @@ class IntakeScheduler:
 class _NormalQueue:
     """The normal lane's queue in two classes: files that look like intents first, then the rest ("suspect":
     garbage, refused files), of which at most SUSPECT_IN_FLIGHT are being handled at once, and none starts while an
-    intent that looks well formed is waiting or being handled: a flood of garbage is answered in the gaps."""
+    intent that looks well formed is waiting or being handled, nor while the intake is still looking at names
+    (`looking`): a flood of garbage is answered in the gaps, and answering it does not slow the intake's search
+    for a well-formed intent among it (docs/benchmarks.md, seventh pass)."""
 
-    def __init__(self) -> None:
+    def __init__(self, looking: Callable[[], bool] = lambda: False) -> None:
+        self._looking = looking  # the intake still has names to look at: no suspect starts meanwhile
         self._good: collections.deque[str] = collections.deque()
         self._suspect: collections.deque[str] = collections.deque()
         self._running_suspects: set[str] = set()
@@ -719,7 +724,12 @@ class _NormalQueue:
                 item = self._good.popleft()
                 self._running_good.add(item)
                 return item
-            if self._suspect and not self._running_good and len(self._running_suspects) < SUSPECT_IN_FLIGHT:
+            if (
+                self._suspect
+                and not self._running_good
+                and len(self._running_suspects) < SUSPECT_IN_FLIGHT
+                and not self._looking()
+            ):
                 item = self._suspect.popleft()
                 self._running_suspects.add(item)
                 return item
@@ -734,6 +744,10 @@ class _NormalQueue:
             self._running_good.add(item)
             taken.append(item)
         return taken
+
+    def wake(self) -> None:
+        """Something a waiting `get` depends on changed (the intake stopped looking)."""
+        self._changed.set()
 
     def finished(self, job: Job) -> None:
         claimed, name = job

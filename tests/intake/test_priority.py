@@ -181,6 +181,27 @@ def test_suspect_files_wait_behind_intents_and_only_a_few_run_at_once_and_none_s
     assert taken[-1] == f"junk-{SUSPECT_IN_FLIGHT}"
 
 
+def test_no_suspect_file_starts_while_the_intake_is_still_looking_at_names():
+    async def scenario() -> None:
+        looking = True
+        queue = _NormalQueue(looking=lambda: looking)
+        queue.put_nowait("junk-0", suspect=True)
+        waiting = asyncio.ensure_future(queue.get())
+        await asyncio.sleep(0.02)
+        assert not waiting.done(), "a suspect started while the intake was still looking at names"
+        queue.put_nowait("good")  # a well-formed intent does not wait for the intake
+        assert await asyncio.wait_for(waiting, 1) == "good"
+        waiting = asyncio.ensure_future(queue.get())
+        queue.finished((None, "good"))
+        await asyncio.sleep(0.02)
+        assert not waiting.done(), "a suspect started while the intake was still looking at names"
+        looking = False
+        queue.wake()
+        assert await asyncio.wait_for(waiting, 1) == "junk-0"
+
+    asyncio.run(scenario())
+
+
 def test_a_well_formed_intent_behind_garbage_is_answered_before_most_of_it(seam_paths):
     for i in range(60):
         drop(seam_paths, f"g-{i:03d}.yaml", f"seam: 7\nid: g-{i:03d}\nkind: launch\n")
