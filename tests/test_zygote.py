@@ -35,6 +35,9 @@ def test_a_forked_child_has_its_own_environment_folder_streams_and_exit_status(t
         out.seek(0)
         assert f"seam status — {by_folder.root}" in out.read().decode()  # no SEAM_ROOT: the folder it runs in
 
+    quiet = start_seam(["--version"], env=outside, stdout=subprocess.DEVNULL)  # as Popen takes it
+    assert isinstance(quiet, ForkedSeam) and quiet.wait(30) == 0
+
     with tempfile.TemporaryFile() as err:
         missing = start_seam(["status"], env={**outside, "SEAM_ROOT": str(tmp_path / "none")}, stderr=err)
         assert missing.wait(30) == 2

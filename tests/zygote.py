@@ -121,7 +121,8 @@ def _child(
     selector: selectors.BaseSelector,
     pidfds: list[int],
 ) -> None:
-    """In the forked child: become `python -m seam <args>` with the given streams, folder and environment."""
+    """In the forked child: become `python -m seam ARGS` (or `python SCRIPT ARGS`) with the given streams, folder
+    and environment."""
     code = 1
     try:
         selector.close()
@@ -167,14 +168,24 @@ def _child(
 
 
 def _fresh_streams() -> None:
-    """sys.stdin/stdout/stderr on the new fds 0-2, buffered as Python buffers them at start-up."""
+    """sys.stdin/stdout/stderr on the new fds 0-2, buffered as Python buffers them at start-up (PYTHONUNBUFFERED,
+    the same in the child as in the zygote, writes through)."""
     encoding, errors = sys.stdout.encoding, sys.stdout.errors
+    through = bool(getattr(sys.__stdout__, "write_through", False))  # how the zygote itself was started
     sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding, errors)
     sys.stdout = io.TextIOWrapper(
-        io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding, errors, line_buffering=os.isatty(1)
+        io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
+        encoding,
+        errors,
+        line_buffering=os.isatty(1),
+        write_through=through,
     )
     sys.stderr = io.TextIOWrapper(
-        io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding, "backslashreplace", line_buffering=True
+        io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
+        encoding,
+        "backslashreplace",
+        line_buffering=True,
+        write_through=through,
     )
 
 
@@ -216,9 +227,7 @@ class ForkedSeam:
         self._conn.settimeout(timeout)
         try:
             message = self._conn.recv(4096)
-        except TimeoutError:
-            return
-        except BlockingIOError:
+        except (TimeoutError, BlockingIOError):  # still running (BlockingIOError: a poll, timeout 0)
             return
         self._conn.close()
         if not message:  # the zygote died: the child's end is unknown, so it is reported as a failure
@@ -338,12 +347,17 @@ def start_seam(
             env=dict(env),
             cwd=cwd,
         )
-    with open(os.devnull, "rb") as devnull:
-        fds = tuple(
-            (s if isinstance(s, int) else s.fileno()) if s is not None else default
-            for s, default in ((stdin, devnull.fileno()), (stdout, 1), (stderr, 2))
-        )
-        return z.spawn(args, env=env, cwd=cwd, stdio=fds, script=script)  # type: ignore[arg-type]
+    with open(os.devnull, "r+b") as devnull:
+
+        def fd(stream: IO[Any] | int | None, default: int) -> int:
+            if stream is None:
+                return default
+            if isinstance(stream, int):
+                return devnull.fileno() if stream == subprocess.DEVNULL else stream
+            return stream.fileno()
+
+        stdio = (fd(stdin, devnull.fileno()), fd(stdout, 1), fd(stderr, 2))
+        return z.spawn(args, env=env, cwd=cwd, stdio=stdio, script=script)
 
 
 if __name__ == "__main__":

@@ -704,7 +704,7 @@ class _NormalQueue:
     garbage, refused files), of which at most SUSPECT_IN_FLIGHT are being handled at once, and none starts while an
     intent that looks well formed is waiting or being handled, nor while the intake is still looking at names
     (`looking`): a flood of garbage is answered in the gaps, and answering it does not slow the intake's search
-    for a well-formed intent among it (docs/benchmarks.md, seventh pass)."""
+    for a well-formed intent among it (docs/benchmarks.md, eighth pass)."""
 
     def __init__(self, looking: Callable[[], bool] = lambda: False) -> None:
         self._looking = looking  # the intake still has names to look at: no suspect starts meanwhile
