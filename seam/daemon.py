@@ -138,7 +138,6 @@ class Daemon:
         self.intake.priority_direct = self.halt_lane.submit
         self._attempts: dict[Path, _Attempt] = {}  # claimed files waiting out a storage fault
         self._delivered: dict[Path, Delivered] = {}  # intents this process wrote, until they are prepared
-        self._archiving: set[asyncio.Task[None]] = set()  # read-only delivered intents being filed
         self._unwritten_in_flight = 0  # read-only delivered intents being answered (no file in processing/)
         self.stopping = asyncio.Event()
         self.started = asyncio.Event()
@@ -194,7 +193,7 @@ class Daemon:
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, *self._archiving, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             self.intake.stop_watching()
             await asyncio.to_thread(self.halt_lane.stop)
             await asyncio.to_thread(self.lazy_sync.stop)
@@ -262,19 +261,11 @@ class Daemon:
         finished = await self._advance(attempt, "direct")
         if finished is not None:
             folder = self.paths.processed if finished.status.filed_as_success else self.paths.failed
-            # filed after the answer has gone back (on the normal lane's thread), not in the caller's way
-            task = asyncio.create_task(
-                self.runtime.lanes.run("normal", _archive, folder / archive.name, delivered.data)
-            )
-            self._archiving.add(task)
-            task.add_done_callback(self._archived)
+            # filed after the answer has gone back: on this loop's next turn, while the transport sends the answer
+            # (three short syscalls here cost less than a hop to a thread and the GIL handed back and forth)
+            asyncio.get_running_loop().call_soon(_archive_answered, folder / archive.name, delivered.data)
         self._after((None, archive.name), attempt, finished)
         return finished
-
-    def _archived(self, task: asyncio.Task[None]) -> None:
-        self._archiving.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("could not file an answered intent in processed/: %s", task.exception())
 
     # -- seam.yaml, watched ---------------------------------------------------------------------------
 
@@ -471,6 +462,13 @@ class Daemon:
             return
         self.intake.handed_back(back.name)
         logger.info("intent %s kind=%s left for the daemon that owns the broker", prepared.key, prepared.kind)
+
+
+def _archive_answered(target: Path, data: bytes) -> None:
+    try:
+        _archive(target, data)
+    except OSError as exc:
+        logger.error("could not file an answered intent in processed/: %s", exc)
 
 
 def _archive(target: Path, data: bytes) -> None:

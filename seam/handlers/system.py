@@ -147,14 +147,18 @@ def status_facts(
 ) -> dict[str, Any]:
     """The facts `status` reports. A daemon answering a `status` intent passes its own `broker_facts` (its
     mode, its link); `seam status` passes none and reads the mode and link the running daemon published.
-    The configured mode (`ctx.settings`, from `mode_source`) is shown apart, and a difference said plainly."""
-    halt = ctx.store.flags.halt()
+    The configured mode (`ctx.settings`, from `mode_source`) is shown apart, and a difference said plainly.
+    The store's facts come from one snapshot of it: the halt, the counts, the last bead and the heartbeat agree."""
     depth = ctx.queue_depth() or _folder_depth(ctx)
-    counts = ctx.store.ledger.counts()
-    last = ctx.store.last_seq()
-    facts = broker_facts or {}
     daemons = live_daemons(ctx)
-    published = ctx.store.flags.link()
+    with ctx.store.snapshot():
+        halt = ctx.store.flags.halt()
+        counts = ctx.store.ledger.counts()
+        last = ctx.store.last_seq()
+        published = ctx.store.flags.link()
+        lease = ctx.store.flags.lease()
+        heartbeat = _heartbeat(ctx)
+    facts = broker_facts or {}
     running = facts.get("mode") or running_mode(published, daemons)
     configured = ctx.settings.broker.mode
     return {
@@ -162,11 +166,11 @@ def status_facts(
         "configured_mode": configured_mode(configured, mode_source),
         "mode_difference": mode_difference(running, configured, mode_source),
         "broker_link": facts.get("link") or _published_link(published, daemons),
-        "heartbeat": _heartbeat(ctx),
+        "heartbeat": heartbeat,
         "halt": f"ON since {halt.at}: {halt.reason}" if halt else _requested(ctx),
         "queue": depth,
         "daemons": len(daemons),
-        "broker_owner": broker_owner(ctx.store.flags.lease(), ctx.clock.now()),
+        "broker_owner": broker_owner(lease, ctx.clock.now()),
         "answered": ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none yet",
         "positions": facts.get("positions", "ask a running daemon (`status` intent)"),
         "orders": facts.get("orders", "ask a running daemon (`status` intent)"),

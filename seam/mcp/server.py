@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.stdio import stdio_server
 
 from seam import __version__
 from seam.approval import CodeChannel
@@ -26,10 +27,11 @@ from seam.mcp.host import SeamHost
 from seam.mcp.panel import build_apps, gate, panel_tools
 from seam.mcp.prompts import add_prompts
 from seam.mcp.resources import add_resources
+from seam.mcp.stdio import loop_stdio
 from seam.mcp.tools import build_tools
 from seam.paths import SeamPaths
 
-__all__ = ["build_server", "instructions", "output_mask", "serve_http", "serve_stdio"]
+__all__ = ["build_server", "instructions", "output_mask", "run_stdio", "serve_http", "serve_stdio"]
 
 logger = logging.getLogger(__name__)
 
@@ -96,9 +98,22 @@ def serve_stdio(
     async def main() -> None:
         async with _host(paths, config, clock, channels) as host:
             logger.info("seam mcp on stdio for %s: %s", paths.root, host.describe())
-            await build_server(host).run_stdio_async()
+            await run_stdio(build_server(host))
 
     asyncio.run(_until_terminated(main))
+
+
+async def run_stdio(server: MCPServer[Any]) -> None:
+    """The server on stdin and stdout until end of input: on the event loop's own pipe transports where the streams
+    are pipes (seam/mcp/stdio.py: no worker thread per line), else on the SDK's own streams."""
+    lowlevel = getattr(server, "_lowlevel_server", None)  # the SDK's in-memory client runs it the same way
+    async with loop_stdio() as streams:
+        if streams is None or lowlevel is None:
+            await server.run_stdio_async()
+            return
+        stdin, stdout = streams
+        async with stdio_server(stdin=stdin, stdout=stdout) as (read_stream, write_stream):
+            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
 
 
 def serve_http(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,10 @@ class Store:
         """A write transaction; beads appended inside it commit or vanish together with the rest."""
         with self.db.transaction() as tx:
             yield tx
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads inside the block see one state of the store (`Database.snapshot`)."""
+        return self.db.snapshot()
 
     def mark_priority_thread(self) -> None:
         """Call on a thread whose writes go first (the halt lane's pool initializer)."""

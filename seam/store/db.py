@@ -268,6 +268,21 @@ class Database:
                 _roll_back(conn)
                 raise
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read on this thread inside the block sees one state of the store (one read transaction), so the
+        facts read together agree with each other, and the reads take the file's read lock once, not each. Reads
+        only: a write transaction on this thread inside it is refused by SQLite. Nested, the outer one stands."""
+        conn = self.conn()
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.execute("COMMIT")  # nothing was written: this only ends the read
+
     def query(
         self, sql: str, args: tuple[Any, ...] | list[Any] = (), conn: sqlite3.Connection | None = None
     ) -> list[tuple[Any, ...]]:

@@ -135,3 +135,25 @@ def test_the_ledger_counts_follow_every_insert_update_and_delete(tmp_path):
         assert store.ledger.counts() == grouped == {"ok": 1, "rejected": 1}
     finally:
         store.close()
+
+
+def test_reads_inside_a_snapshot_see_one_state_of_the_store(tmp_path: Path) -> None:
+    import threading
+
+    store = Store(tmp_path / "seam.db")
+    try:
+        store.append("NOTE", {"n": 1})
+        with store.snapshot():
+            before = store.last_seq()
+            writer = threading.Thread(target=store.append, args=("NOTE", {"n": 2}))  # another thread commits
+            writer.start()
+            writer.join()
+            # the read after the other thread's commit still sees the state the snapshot began with
+            assert store.last_seq() == before and store.last_of("NOTE").payload == {"n": 1}  # type: ignore[union-attr]
+            with store.snapshot():  # nested: the outer one stands
+                assert store.last_seq() == before
+            with pytest.raises(sqlite3.OperationalError):  # reads only: a write on this thread is refused
+                store.append("NOTE", {"n": 3})
+        assert store.last_seq() == before + 1 and store.last_of("NOTE").payload == {"n": 2}  # type: ignore[union-attr]
+    finally:
+        store.close()
