@@ -19,6 +19,7 @@ Every problem carries the dotted path of the node it is about (`payload.reason`)
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -320,4 +321,58 @@ _Dumper.add_representer(str, _represent_str)
 
 def dump_yaml(value: Any) -> str:
     """JSON-like data as YAML text that `load_yaml` reads back equal (mapping order kept)."""
+    fast = _dump_simple(value) if isinstance(value, dict) else None
+    return fast if fast is not None else _dump_full(value)
+
+
+def _dump_full(value: Any) -> str:
     return yaml.dump(value, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+
+# A word PyYAML writes plain, and both resolvers read back as text, is written here without its machinery: most
+# intents (`status`, `positions`, a halt's id and kind) are mappings of such words, numbers and flags only.
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
+_SCALARS: dict[object, str] = {None: "null", True: "true", False: "false"}
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_word(text: str) -> bool:
+    if len(text) > 64 or not _WORD.fullmatch(text):
+        return False
+    node = (yaml.ScalarNode, text, (True, False))
+    return bool(
+        _CoreResolver().resolve(*node) == _CORE + "str"  # type: ignore[no-untyped-call]
+        and yaml.resolver.Resolver().resolve(*node) == _CORE + "str"  # type: ignore[no-untyped-call]
+    )
+
+
+def _dump_simple(value: dict[Any, Any], indent: str = "") -> str | None:
+    """The text `_dump_full` gives for a mapping of words, integers, booleans, nulls and such mappings; None for
+    anything else (a float, a list, a string that needs quotes or may be folded), which takes the full path.
+    tests/test_yamlsafe.py compares the two on many documents."""
+    if not value:
+        return "{}\n" if not indent else None
+    lines = []
+    for key, item in value.items():
+        if type(key) is not str or not _plain_word(key):
+            return None
+        kind = type(item)
+        if kind is str:
+            if not _plain_word(item):
+                return None
+            lines.append(f"{indent}{key}: {item}\n")
+        elif kind is int:
+            lines.append(f"{indent}{key}: {item}\n")
+        elif item is None or kind is bool:
+            lines.append(f"{indent}{key}: {_SCALARS[item]}\n")
+        elif kind is dict:
+            if not item:
+                lines.append(f"{indent}{key}: {{}}\n")
+                continue
+            inner = _dump_simple(item, indent + "  ")
+            if inner is None:
+                return None
+            lines.append(f"{indent}{key}:\n{inner}")
+        else:
+            return None
+    return "".join(lines)

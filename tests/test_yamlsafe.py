@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -348,3 +349,44 @@ def test_dump_yaml_keeps_numbers_booleans_and_order() -> None:
     text = dump_yaml(value)
     assert load_yaml(text) == value
     assert text.splitlines()[:3] == ["seam: 1", "id: a-1", "kind: approve"]
+
+
+_WORDS = ["status", "mcp", "EURUSD", "a-1", "x.y_z", "yes", "No", "null", "True", "off", "y", "n", "e1", "inf", "nan"]
+_OTHERS = ["1.5", "012389", "0x1F", "-3", "a b", "café", "", "a: b", "#x", "~", "x" * 70, "=", "<<"]
+
+
+def _random_document(rng: random.Random, depth: int = 0) -> dict[str, object]:
+    def scalar() -> object:
+        return rng.choice(
+            [rng.choice(_WORDS), rng.choice(_OTHERS), rng.randint(-(10**12), 10**12), True, False, None, 1.25]
+        )
+
+    document: dict[str, object] = {}
+    for _ in range(rng.randint(0, 5)):
+        key = rng.choice([*_WORDS, *_OTHERS[:3]])
+        roll = rng.random()
+        if roll < 0.15 and depth < 3:
+            document[key] = _random_document(rng, depth + 1)
+        elif roll < 0.2:
+            document[key] = [scalar()]
+        else:
+            document[key] = scalar()
+    return document
+
+
+def test_the_short_path_for_simple_intents_writes_exactly_what_pyyaml_writes() -> None:
+    from seam.yamlsafe import _dump_full, _dump_simple, dump_yaml
+
+    rng = random.Random(20261203)
+    short = 0
+    for _ in range(3000):
+        document = _random_document(rng)
+        fast = _dump_simple(document)
+        if fast is not None:
+            short += 1
+            assert fast == _dump_full(document), document
+        assert dump_yaml(document) == _dump_full(document)
+        assert load_yaml(dump_yaml(document)) == document
+    assert short > 300  # the short path is taken, not skipped each time
+    status = {"seam": 1, "id": "status-20261203T154847-4e74ad", "kind": "status", "session_id": "mcp", "payload": {}}
+    assert _dump_simple(status) == _dump_full(status)

@@ -16,9 +16,9 @@ import functools
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import anyio
@@ -249,9 +249,7 @@ def new_id(kind: Kind) -> str:
 
 
 def _now_stamp() -> str:
-    from datetime import datetime
-
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime())
 
 
 @functools.cache
@@ -297,21 +295,23 @@ def _error(text: str) -> CallToolResult:
 
 def answer_of(response: client.Response, mask: Callable[[str], str]) -> CallToolResult:
     """The response as a tool result: its front matter as structured content, its markdown as text."""
-    answer = ToolAnswer(
-        id=response.id,
-        kind=response.kind,
-        status=response.status.value,
-        succeeded=response.succeeded,
-        bead=response.bead,
-        at=response.at.isoformat(timespec="milliseconds"),
-        intent_sha256=response.intent_sha256,
-        response=f"seam://responses/{response.id}",
-        replay_of=response.replay_of,
-        proposal=response.id if response.status.value == "pending_approval" else None,
-    )
+    # ToolAnswer's fields, as its model_dump(mode="json") would give them (the client checks them against its schema)
+    status = response.status.value
+    answer = {
+        "id": response.id,
+        "kind": response.kind,
+        "status": status,
+        "succeeded": response.succeeded,
+        "bead": response.bead,
+        "at": response.at.isoformat(timespec="milliseconds"),
+        "intent_sha256": response.intent_sha256,
+        "response": f"seam://responses/{response.id}",
+        "replay_of": response.replay_of,
+        "proposal": response.id if status == "pending_approval" else None,
+    }
     return CallToolResult(
         content=[TextContent(type="text", text=mask(response.body))],
-        structured_content=answer.model_dump(mode="json"),
+        structured_content=answer,
         is_error=not response.succeeded,
     )
 

@@ -22,7 +22,7 @@ from seam.intake import live_owners
 from seam.intent import Kind
 from seam.mcp.host import DaemonRole, SeamHost
 from seam.mcp.server import build_server
-from seam.mcp.tools import input_model, payload_members
+from seam.mcp.tools import ToolAnswer, input_model, payload_members
 from seam.paths import SeamPaths
 from seam.schema import SCHEMA_DIR
 from tests.conftest import READY_PAYLOAD, DaemonThread, make_seam
@@ -174,6 +174,10 @@ async def test_with_no_daemon_the_server_runs_one_that_answers_status_a_ready_si
         assert signal.structured_content is not None and not signal.is_error
         assert signal.structured_content["status"] == "pending_approval"
         assert signal.structured_content["proposal"] == "sig-1"
+        for result in (status, signal):  # the structured answer is ToolAnswer's, field for field, as its schema says
+            assert ToolAnswer.model_validate(result.structured_content).model_dump(mode="json") == (
+                result.structured_content
+            )
         positions = await desk.call("positions")
         assert not positions.is_error and positions.structured_content["status"] == "ok"  # type: ignore[index]
         account = await desk.call("account")
