@@ -465,21 +465,18 @@ class Daemon:
 
 
 def _archive_answered(target: Path, data: bytes) -> None:
+    """A read-only intent answered in this process, filed as any answered intent is (never over another file);
+    a failure is logged: the answer, its bead and its response stand."""
     try:
-        _archive(target, data)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
     except OSError as exc:
         logger.error("could not file an answered intent in processed/: %s", exc)
-
-
-def _archive(target: Path, data: bytes) -> None:
-    """A read-only intent answered in this process, filed as any answered intent is (never over another file)."""
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
 
 
 class BusySwitch:

@@ -139,11 +139,8 @@ async def loop_stdio() -> AsyncIterator[tuple[Any, Any] | None]:
     if not (watchable(0) and watchable(1)):
         yield None
         return
-    import fcntl
-
     loop = asyncio.get_running_loop()
-    wire_in = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
-    wire_out = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, 3)
+    wire_in, wire_out = _dup_above_std(0), _dup_above_std(1)
     null = os.open(os.devnull, os.O_RDONLY)
     try:
         os.dup2(null, 0)  # a child or a stray read gets end of input, never a request
@@ -156,9 +153,11 @@ async def loop_stdio() -> AsyncIterator[tuple[Any, Any] | None]:
     try:
         # each transport gets a duplicate of its own to close (at end of input, or below): the wire's own
         # descriptors stay open until they are back on fd 0 and fd 1
-        read_transport, _ = await loop.connect_read_pipe(lambda: reader, _own_file(wire_in, "rb"))
+        read_transport, _ = await loop.connect_read_pipe(
+            lambda: reader, os.fdopen(_dup_above_std(wire_in), "rb", buffering=0)
+        )
         write_transport, flow = await loop.connect_write_pipe(
-            asyncio.streams.FlowControlMixin, _own_file(wire_out, "wb")
+            asyncio.streams.FlowControlMixin, os.fdopen(_dup_above_std(wire_out), "wb", buffering=0)
         )
         writer = asyncio.StreamWriter(write_transport, flow, None, loop)
         yield reader, PipeWriter(writer)
@@ -173,7 +172,8 @@ async def loop_stdio() -> AsyncIterator[tuple[Any, Any] | None]:
                 transport.close()
 
 
-def _own_file(fd: int, mode: str) -> Any:
+def _dup_above_std(fd: int) -> int:
+    """A close-on-exec duplicate of `fd` numbered 3 or more (never one of the standard streams)."""
     import fcntl
 
-    return os.fdopen(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3), mode, buffering=0)
+    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
